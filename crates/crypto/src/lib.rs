@@ -1,0 +1,2 @@
+//! chainseal-crypto (work in progress).
+#![forbid(unsafe_code)]

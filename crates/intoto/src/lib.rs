@@ -1,0 +1,2 @@
+//! chainseal-intoto (work in progress).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! chainseal-tlog (work in progress).
+#![forbid(unsafe_code)]

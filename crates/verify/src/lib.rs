@@ -1,0 +1,2 @@
+//! chainseal-verify (work in progress).
+#![forbid(unsafe_code)]
