@@ -1,0 +1,1 @@
+//! rfc3161 (work in progress).

@@ -1,0 +1,1 @@
+//! sct (work in progress).
