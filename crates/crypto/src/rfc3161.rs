@@ -1,1 +1,0 @@
-//! rfc3161 (work in progress).
