@@ -1,11 +1,13 @@
 //! The `chainseal` command line.
 #![forbid(unsafe_code)]
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod intoto_cmd;
+mod verify_cmd;
 
 /// Secure a software supply chain end to end: sign, log, attest and verify.
 #[derive(Parser)]
@@ -17,14 +19,99 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Verify a signature bundle over a blob, offline.
+    #[command(after_help = "Examples:
+  chainseal verify-blob --bundle a.txt.sigstore.json \\
+      --certificate-identity you@example.com --certificate-oidc-issuer https://accounts.google.com a.txt
+  chainseal verify-blob --bundle b.sigstore.json --key cosign.pub --json sha256:9f86d08…
+  chainseal verify-blob --bundle a.sigstore.json --trusted-root trusted_root.json \\
+      --certificate-identity-regexp '^https://github.com/org/' \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com a.txt")]
+    VerifyBlob {
+        #[command(flatten)]
+        args: verify_cmd::VerifyArgs,
+        /// The artifact: a file path, or sha256:<hex> of it.
+        artifact: String,
+    },
+    /// Verify an attestation bundle (in-toto statement in DSSE) whose subject is the blob.
+    #[command(after_help = "Example:
+  chainseal verify-blob-attestation --bundle prov.sigstore.json --type https://slsa.dev/provenance/v1 \\
+      --certificate-identity-regexp '^https://github.com/org/' \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com app.tar.gz")]
+    VerifyBlobAttestation {
+        #[command(flatten)]
+        args: verify_cmd::VerifyArgs,
+        /// Required predicate type of the statement.
+        #[arg(long = "type", value_name = "URI")]
+        predicate_type: Option<String>,
+        /// The artifact: a file path, or sha256:<hex> of it.
+        artifact: String,
+    },
+    /// The sigstore-conformance client protocol.
+    #[command(subcommand)]
+    Conformance(ConformanceCommand),
     /// in-toto: record supply-chain steps and verify layouts.
     #[command(subcommand)]
     Intoto(intoto_cmd::IntotoCommand),
 }
 
+#[derive(Subcommand)]
+enum ConformanceCommand {
+    /// Verify a bundle (exit 0 = valid); one line on stderr names the failed check.
+    VerifyBundle {
+        /// Use the staging instance (its root is not embedded: give --trusted-root).
+        #[arg(long)]
+        staging: bool,
+        #[command(flatten)]
+        args: verify_cmd::VerifyArgs,
+        /// The artifact path or sha256:<hex>.
+        artifact: String,
+    },
+    /// Sign a bundle (not available yet in this build).
+    SignBundle {
+        #[arg(long)]
+        staging: bool,
+        #[arg(long)]
+        in_toto: bool,
+        #[arg(long)]
+        identity_token: String,
+        #[arg(long)]
+        bundle: PathBuf,
+        #[arg(long)]
+        trusted_root: Option<PathBuf>,
+        #[arg(long)]
+        signing_config: Option<PathBuf>,
+        artifact: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::VerifyBlob { args, artifact } => {
+            verify_cmd::run(&args, &artifact, Some(false), None)
+        }
+        Command::VerifyBlobAttestation {
+            args,
+            predicate_type,
+            artifact,
+        } => verify_cmd::run(&args, &artifact, Some(true), predicate_type.as_deref()),
+        Command::Conformance(ConformanceCommand::VerifyBundle {
+            staging,
+            args,
+            artifact,
+        }) => {
+            if staging && args.trusted_root.is_none() {
+                Err(anyhow::anyhow!(
+                    "--staging needs --trusted-root: only the production root is embedded"
+                ))
+            } else {
+                verify_cmd::run(&args, &artifact, None, None)
+            }
+        }
+        Command::Conformance(ConformanceCommand::SignBundle { .. }) => Err(anyhow::anyhow!(
+            "sign-bundle: signing is not available in this build yet"
+        )),
         Command::Intoto(cmd) => intoto_cmd::run(cmd),
     };
     match result {

@@ -308,12 +308,10 @@ impl EntryBody {
             .ok_or_else(|| Error::Missing {
                 field: "spec".into(),
             })?;
-        let hash_out = |f: &str,
-                        h: Option<
-            sigstore_protobuf_specs::dev::sigstore::common::v1::HashOutput,
-        >| {
-            let h = h.ok_or_else(|| Error::Missing { field: f.into() })?;
-            let algorithm =
+        let hash_out =
+            |f: &str, h: Option<sigstore_protobuf_specs::dev::sigstore::common::v1::HashOutput>| {
+                let h = h.ok_or_else(|| Error::Missing { field: f.into() })?;
+                let algorithm =
                 match sigstore_protobuf_specs::dev::sigstore::common::v1::HashAlgorithm::try_from(
                     h.algorithm,
                 ) {
@@ -325,17 +323,17 @@ impl EntryBody {
                         });
                     }
                 };
-            if h.digest.len() != algorithm.len() {
-                return Err(Error::Invalid {
-                    field: format!("{f}.digest"),
-                    reason: format!("{} bytes for {algorithm:?}", h.digest.len()),
-                });
-            }
-            Ok(HashOutput {
-                algorithm,
-                digest: h.digest,
-            })
-        };
+                if h.digest.len() != algorithm.len() {
+                    return Err(Error::Invalid {
+                        field: format!("{f}.digest"),
+                        reason: format!("{} bytes for {algorithm:?}", h.digest.len()),
+                    });
+                }
+                Ok(HashOutput {
+                    algorithm,
+                    digest: h.digest,
+                })
+            };
         let sig = |f: &str, s: Option<pb_v2::Signature>| -> Result<(Vec<u8>, V2Verifier), Error> {
             let s = s.ok_or_else(|| Error::Missing { field: f.into() })?;
             let v = s

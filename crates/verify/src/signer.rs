@@ -1,0 +1,209 @@
+//! Who signed: the key from the bundle's material (or the policy's managed key), and the
+//! certificate checks — path to a trusted CA at every verified time, SCTs, identity.
+
+use chainseal_crypto::keys::PublicKey;
+use chainseal_crypto::x509::{Certificate, KeyPurpose, SubjectAltName, verify_path};
+use chainseal_model::bundle::KeyMaterial;
+use chainseal_model::trust::Timestamp;
+
+use crate::error::{Check, Error};
+use crate::policy::Policy;
+use crate::report::SignerReport;
+use crate::trust::TrustMaterial;
+
+/// The signer's key, and its certificate when certificate based.
+pub(crate) struct Signer {
+    pub key: PublicKey,
+    pub cert: Option<Certificate>,
+}
+
+fn km(reason: impl Into<String>) -> Error {
+    Error::new(Check::KeyMaterial, reason)
+}
+
+impl Signer {
+    /// Establish the signer from the bundle's key material and the policy; the kinds must
+    /// agree (a certificate bundle needs an identity policy, a managed-key bundle a key).
+    pub(crate) fn establish(material: &KeyMaterial, policy: &Policy) -> Result<Self, Error> {
+        match (material, policy) {
+            (KeyMaterial::PublicKeyHint(hint), Policy::Key(key)) => {
+                let _ = hint; // a hint is never trusted; the given key decides
+                Ok(Signer {
+                    key: key.clone(),
+                    cert: None,
+                })
+            }
+            (KeyMaterial::PublicKeyHint(hint), Policy::Identity { .. }) => Err(km(format!(
+                "the bundle is signed with a managed key (hint {hint:?}); pass the public key with --key"
+            ))),
+            (KeyMaterial::Certificate(_) | KeyMaterial::Chain(_), Policy::Key(_)) => Err(km(
+                "the bundle is signed with a certificate; verify it with --certificate-identity and --certificate-oidc-issuer, not --key",
+            )),
+            (KeyMaterial::Certificate(der), Policy::Identity { .. }) => Self::from_leaf(der),
+            (KeyMaterial::Chain(chain), Policy::Identity { .. }) => {
+                for (i, der) in chain.iter().enumerate().skip(1) {
+                    let c = Certificate::from_der(der).map_err(|e| {
+                        Error::new(
+                            Check::BundleFormat,
+                            format!("x509CertificateChain.certificates[{i}]: {e}"),
+                        )
+                    })?;
+                    if c.is_self_signed() {
+                        return Err(Error::new(
+                            Check::CertificateChain,
+                            format!(
+                                "x509CertificateChain.certificates[{i}] is a self-signed root; bundles must not carry a root (trust comes only from the trusted root)"
+                            ),
+                        ));
+                    }
+                }
+                Self::from_leaf(&chain[0])
+            }
+        }
+    }
+
+    fn from_leaf(der: &[u8]) -> Result<Self, Error> {
+        let cert = Certificate::from_der(der)
+            .map_err(|e| Error::new(Check::BundleFormat, format!("signing certificate: {e}")))?;
+        if cert.is_ca() {
+            return Err(Error::new(
+                Check::CertificateChain,
+                "the signing certificate is a CA certificate",
+            ));
+        }
+        let key = cert.public_key().map_err(|e| {
+            Error::new(
+                Check::CertificateChain,
+                format!("signing certificate key: {e}"),
+            )
+        })?;
+        Ok(Signer {
+            key,
+            cert: Some(cert),
+        })
+    }
+
+    /// Certificate checks at every verified time, SCTs, and the identity policy.
+    pub(crate) fn check_certificate(
+        &self,
+        times: &[i64],
+        trust: &TrustMaterial,
+        policy: &Policy,
+    ) -> Result<(), Error> {
+        let Some(leaf) = &self.cert else {
+            return Ok(());
+        };
+        let mut issuer: Option<Certificate> = None;
+        for &t in times {
+            let mut last_err = None;
+            let mut ok = false;
+            for ca in trust
+                .cas
+                .iter()
+                .filter(|ca| ca.valid_for.contains(Timestamp::from_unix(t)))
+            {
+                match verify_path(
+                    leaf,
+                    &ca.intermediates,
+                    std::slice::from_ref(&ca.root),
+                    t,
+                    KeyPurpose::CodeSigning,
+                ) {
+                    Ok(path) => {
+                        if issuer.is_none() {
+                            issuer = path.get(1).cloned();
+                        }
+                        ok = true;
+                        break;
+                    }
+                    Err(e) => last_err = Some(e.to_string()),
+                }
+            }
+            if !ok {
+                return Err(Error::new(
+                    Check::CertificateChain,
+                    match last_err {
+                        Some(e) => format!(
+                            "no trusted CA issued a certificate valid at {}: {e}",
+                            fmt_time(t)
+                        ),
+                        None => format!(
+                            "no certificate authority in the trusted root is valid at {}",
+                            fmt_time(t)
+                        ),
+                    },
+                ));
+            }
+        }
+        let issuer = issuer.ok_or_else(|| {
+            Error::new(Check::CertificateChain, "no issuer in the validated path")
+        })?;
+        chainseal_crypto::sct::verify_embedded_scts(leaf, &issuer, &trust.ctlogs)
+            .map_err(|e| Error::new(Check::Sct, e.to_string()))?;
+
+        if let Policy::Identity { identity, issuer } = policy {
+            let fulcio = leaf
+                .fulcio_identity()
+                .map_err(|e| Error::new(Check::Identity, format!("certificate extensions: {e}")))?;
+            let oidc = fulcio.issuer().ok_or_else(|| {
+                Error::new(
+                    Check::Identity,
+                    "the certificate carries no OIDC issuer extension",
+                )
+            })?;
+            if !issuer.matches(oidc) {
+                return Err(Error::new(
+                    Check::Identity,
+                    format!("certificate OIDC issuer {oidc:?} does not match {issuer}"),
+                ));
+            }
+            let sans = san_strings(leaf);
+            if !sans.iter().any(|s| identity.matches(s)) {
+                return Err(Error::new(
+                    Check::Identity,
+                    format!(
+                        "no subject alternative name of the certificate ({sans:?}) matches {identity}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn report(&self) -> SignerReport {
+        let public_key_sha256 = hex::encode(chainseal_crypto::keys::sha256(self.key.spki_der()));
+        match &self.cert {
+            None => SignerReport {
+                kind: "key",
+                subject_alternative_names: vec![],
+                issuer: None,
+                not_before: None,
+                not_after: None,
+                public_key_sha256,
+            },
+            Some(c) => SignerReport {
+                kind: "certificate",
+                subject_alternative_names: san_strings(c),
+                issuer: c
+                    .fulcio_identity()
+                    .ok()
+                    .and_then(|f| f.issuer().map(str::to_string)),
+                not_before: Some(c.not_before_unix()),
+                not_after: Some(c.not_after_unix()),
+                public_key_sha256,
+            },
+        }
+    }
+}
+
+fn san_strings(c: &Certificate) -> Vec<String> {
+    c.subject_alt_names()
+        .iter()
+        .filter_map(SubjectAltName::value)
+        .map(str::to_string)
+        .collect()
+}
+
+pub(crate) fn fmt_time(t: i64) -> String {
+    format!("{t} (unix)")
+}

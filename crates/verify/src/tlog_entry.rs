@@ -1,0 +1,450 @@
+//! Verification of one transparency-log entry of a bundle: the body matches the bundle,
+//! the signed entry timestamp (Rekor v1), the inclusion proof and the signed checkpoint.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chainseal_crypto::keys::PublicKey;
+use chainseal_crypto::x509::Certificate;
+use chainseal_model::bundle::{
+    Bundle, BundleVersion, Content, HashAlgorithm, HashOutput, TlogEntry,
+};
+use chainseal_model::rekor::{EntryBody, V2Verifier};
+use chainseal_tlog::checkpoint::Checkpoint;
+use chainseal_tlog::merkle;
+use chainseal_tlog::note::{Note, NoteVerifier};
+
+use crate::error::{Check, Error, short_hex};
+use crate::report::LogEntryReport;
+use crate::signer::Signer;
+use crate::trust::{TrustMaterial, TrustedLog};
+
+/// What the bundle's content commits to, computed once.
+pub(crate) struct Expected<'a> {
+    pub bundle: &'a Bundle,
+    pub signer: &'a Signer,
+    /// SHA-256 of the artifact (message signatures).
+    pub artifact_sha256: [u8; 32],
+}
+
+/// The outcome of one verified entry.
+pub(crate) struct VerifiedEntry<'t> {
+    pub report: LogEntryReport,
+    /// The integrated time, only when a signed entry timestamp proved it.
+    pub integrated_time: Option<i64>,
+    pub log: &'t TrustedLog,
+}
+
+fn err(check: Check, i: usize, reason: impl std::fmt::Display) -> Error {
+    Error::new(check, format!("tlogEntries[{i}]: {reason}"))
+}
+
+/// A Rekor log key acting as a C2SP note verifier: ECDSA (Rekor v1, key hint = SHA-256 of
+/// the SPKI) or Ed25519 (Rekor v2, key hint = C2SP key ID), named by the log's host.
+struct LogNoteVerifier<'a> {
+    log: &'a TrustedLog,
+}
+
+impl NoteVerifier for LogNoteVerifier<'_> {
+    fn name(&self) -> &str {
+        &self.log.note_name
+    }
+    fn key_id(&self) -> u32 {
+        u32::from_be_bytes(self.log.checkpoint_key_hint)
+    }
+    fn verify(&self, text: &[u8], sig: &[u8]) -> bool {
+        self.log.key.verify(text, sig).is_ok()
+    }
+}
+
+pub(crate) fn verify_entry<'t>(
+    i: usize,
+    entry: &TlogEntry,
+    exp: &Expected<'_>,
+    trust: &'t TrustMaterial,
+) -> Result<VerifiedEntry<'t>, Error> {
+    let log = trust.tlog(&entry.log_id).ok_or_else(|| {
+        err(
+            Check::TlogEntry,
+            i,
+            format!(
+                "log ID {} is not a transparency log in the trusted root",
+                hex::encode(&entry.log_id)
+            ),
+        )
+    })?;
+
+    // 1. The body the log committed to must describe exactly this bundle.
+    let body =
+        EntryBody::parse(&entry.kind, &entry.version, &entry.canonicalized_body).map_err(|e| {
+            err(
+                Check::TlogEntry,
+                i,
+                format!("{} {} body: {e}", entry.kind, entry.version),
+            )
+        })?;
+    check_body(i, &body, exp)?;
+
+    // 2. Signed entry timestamp (Rekor v1 inclusion promise) proves the integrated time.
+    let mut integrated_time = None;
+    if let Some(set) = &entry.signed_entry_timestamp {
+        let payload = serde_json::json!({
+            "body": STANDARD.encode(&entry.canonicalized_body),
+            "integratedTime": entry.integrated_time,
+            "logID": hex::encode(&entry.log_id),
+            "logIndex": entry.log_index,
+        });
+        let canonical = chainseal_model::canonical::jcs(&payload)
+            .map_err(|e| err(Check::SignedEntryTimestamp, i, e))?;
+        log.key.verify(&canonical, set).map_err(|e| {
+            err(
+                Check::SignedEntryTimestamp,
+                i,
+                format!("signature by {} does not verify: {e}", log.base_url),
+            )
+        })?;
+        integrated_time = Some(entry.integrated_time);
+    } else if exp.bundle.version == BundleVersion::V0_1 {
+        return Err(err(
+            Check::SignedEntryTimestamp,
+            i,
+            "v0.1 bundles require an inclusion promise (signed entry timestamp)",
+        ));
+    }
+
+    // 3. Inclusion proof and the checkpoint that signs its root.
+    let (mut tree_size, mut checkpoint_origin) = (None, None);
+    match &entry.inclusion_proof {
+        None if exp.bundle.version >= BundleVersion::V0_2 => {
+            return Err(err(
+                Check::InclusionProof,
+                i,
+                "missing: v0.2+ bundles must carry an inclusion proof (verification never goes online to fetch one)",
+            ));
+        }
+        None => {}
+        Some(proof) => {
+            let index = u64::try_from(proof.log_index).map_err(|_| {
+                err(
+                    Check::InclusionProof,
+                    i,
+                    format!("negative log index {}", proof.log_index),
+                )
+            })?;
+            let size = u64::try_from(proof.tree_size).map_err(|_| {
+                err(
+                    Check::InclusionProof,
+                    i,
+                    format!("negative tree size {}", proof.tree_size),
+                )
+            })?;
+            let leaf = merkle::leaf_hash(&entry.canonicalized_body);
+            let hashes = proof
+                .hashes
+                .iter()
+                .map(|h| merkle::hash_from_slice("proof hash", h))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| err(Check::InclusionProof, i, e))?;
+            let computed = merkle::root_from_inclusion_proof(index, size, &leaf, &hashes)
+                .map_err(|e| err(Check::InclusionProof, i, e))?;
+            if computed.as_slice() != proof.root_hash.as_slice() {
+                return Err(err(
+                    Check::InclusionProof,
+                    i,
+                    format!(
+                        "computed root {} != claimed root {}",
+                        short_hex(&computed),
+                        short_hex(&proof.root_hash)
+                    ),
+                ));
+            }
+            let text = proof
+                .checkpoint
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    err(
+                        Check::Checkpoint,
+                        i,
+                        "missing: an inclusion proof must come with a signed checkpoint",
+                    )
+                })?;
+            let cp = verify_checkpoint(i, text, log)?;
+            if cp.size != size || cp.root_hash.as_slice() != computed.as_slice() {
+                return Err(err(
+                    Check::InclusionProof,
+                    i,
+                    format!(
+                        "computed root {} (size {size}) != checkpoint root {} (size {})",
+                        short_hex(&computed),
+                        short_hex(&cp.root_hash),
+                        cp.size
+                    ),
+                ));
+            }
+            tree_size = Some(proof.tree_size);
+            checkpoint_origin = Some(cp.origin);
+        }
+    }
+
+    Ok(VerifiedEntry {
+        report: LogEntryReport {
+            log_url: log.base_url.clone(),
+            log_id: hex::encode(&entry.log_id),
+            log_index: entry.log_index,
+            kind: format!("{} {}", entry.kind, entry.version),
+            integrated_time,
+            tree_size,
+            checkpoint_origin,
+        },
+        integrated_time,
+        log,
+    })
+}
+
+/// Parse the checkpoint note and require a valid signature by this log's key; witness
+/// cosignatures and other unknown lines are ignored.
+fn verify_checkpoint(i: usize, text: &str, log: &TrustedLog) -> Result<Checkpoint, Error> {
+    let note = Note::parse(text.as_bytes()).map_err(|e| err(Check::Checkpoint, i, e))?;
+    let cp = Checkpoint::parse(note.text()).map_err(|e| err(Check::Checkpoint, i, e))?;
+    let verifier = LogNoteVerifier { log };
+    note.verify(&[&verifier]).map_err(|e| {
+        err(
+            Check::Checkpoint,
+            i,
+            format!(
+                "no valid signature by {} (key hint {}): {e}",
+                log.note_name,
+                hex::encode(log.checkpoint_key_hint)
+            ),
+        )
+    })?;
+    Ok(cp)
+}
+
+/// Does a PEM (certificate or public key) from a v1 body denote the signer?
+fn pem_is_signer(pem: &[u8], signer: &Signer) -> bool {
+    let Ok(text) = std::str::from_utf8(pem) else {
+        return false;
+    };
+    if text.contains("CERTIFICATE-----") {
+        match (&signer.cert, Certificate::from_pem(text)) {
+            (Some(leaf), Ok(c)) => c.der() == leaf.der(),
+            _ => false,
+        }
+    } else {
+        PublicKey::from_pem(text).is_ok_and(|k| k.spki_der() == signer.key.spki_der())
+    }
+}
+
+fn v2_is_signer(v: &V2Verifier, signer: &Signer) -> bool {
+    match (v, &signer.cert) {
+        (V2Verifier::Certificate(der), Some(leaf)) => der.as_slice() == leaf.der(),
+        (V2Verifier::PublicKey(spki), None) => spki.as_slice() == signer.key.spki_der(),
+        _ => false,
+    }
+}
+
+fn sha256_output(h: &HashOutput) -> Option<&[u8]> {
+    (h.algorithm == HashAlgorithm::Sha256).then_some(h.digest.as_slice())
+}
+
+fn check_body(i: usize, body: &EntryBody, exp: &Expected<'_>) -> Result<(), Error> {
+    let mismatch = |what: &str| {
+        err(
+            Check::TlogEntry,
+            i,
+            format!("{what} in the log entry does not match the bundle"),
+        )
+    };
+    match (&exp.bundle.content, body) {
+        (
+            Content::MessageSignature { signature, .. },
+            EntryBody::HashedRekordV001 {
+                digest,
+                signature: logged_sig,
+                verifier_pem,
+            },
+        ) => {
+            if sha256_output(digest) != Some(exp.artifact_sha256.as_slice()) {
+                return Err(err(
+                    Check::TlogEntry,
+                    i,
+                    format!(
+                        "artifact digest {} in the log entry != artifact sha256 {}",
+                        short_hex(&digest.digest),
+                        short_hex(&exp.artifact_sha256)
+                    ),
+                ));
+            }
+            if logged_sig != signature {
+                return Err(mismatch("signature"));
+            }
+            if !pem_is_signer(verifier_pem, exp.signer) {
+                return Err(mismatch("public key or certificate"));
+            }
+        }
+        (
+            Content::MessageSignature { signature, .. },
+            EntryBody::HashedRekordV002 {
+                digest,
+                signature: logged_sig,
+                verifier,
+            },
+        ) => {
+            if sha256_output(digest) != Some(exp.artifact_sha256.as_slice()) {
+                return Err(err(
+                    Check::TlogEntry,
+                    i,
+                    format!(
+                        "artifact digest {} in the log entry != artifact sha256 {}",
+                        short_hex(&digest.digest),
+                        short_hex(&exp.artifact_sha256)
+                    ),
+                ));
+            }
+            if logged_sig != signature {
+                return Err(mismatch("signature"));
+            }
+            if !v2_is_signer(verifier, exp.signer) {
+                return Err(mismatch("verifier key or certificate"));
+            }
+        }
+        (
+            Content::Dsse(env),
+            EntryBody::HashedRekordV002 {
+                digest,
+                signature: logged_sig,
+                verifier,
+            },
+        ) => {
+            // DSSE over hashedrekord: the entry digest is SHA-256 of the PAE.
+            let pae_digest = chainseal_crypto::keys::sha256(&env.pae());
+            if sha256_output(digest) != Some(pae_digest.as_slice()) {
+                return Err(err(
+                    Check::TlogEntry,
+                    i,
+                    format!(
+                        "digest {} in the log entry != SHA-256 of the envelope's PAE {}",
+                        short_hex(&digest.digest),
+                        short_hex(&pae_digest)
+                    ),
+                ));
+            }
+            let sig = single_signature(i, env)?;
+            if logged_sig.as_slice() != sig {
+                return Err(mismatch("signature"));
+            }
+            if !v2_is_signer(verifier, exp.signer) {
+                return Err(mismatch("verifier key or certificate"));
+            }
+        }
+        (
+            Content::Dsse(env),
+            EntryBody::DsseV001 {
+                payload_hash,
+                signatures,
+            },
+        ) => {
+            check_payload_hash(i, payload_hash, &env.payload)?;
+            let sig = single_signature(i, env)?;
+            if signatures.len() != 1
+                || signatures[0].0 != sig
+                || !pem_is_signer(&signatures[0].1, exp.signer)
+            {
+                return Err(mismatch("signature set"));
+            }
+        }
+        (
+            Content::Dsse(env),
+            EntryBody::DsseV002 {
+                payload_hash,
+                signatures,
+            },
+        ) => {
+            check_payload_hash(i, payload_hash, &env.payload)?;
+            let sig = single_signature(i, env)?;
+            if signatures.len() != 1
+                || signatures[0].0 != sig
+                || !v2_is_signer(&signatures[0].1, exp.signer)
+            {
+                return Err(mismatch("signature set"));
+            }
+        }
+        (
+            Content::Dsse(env),
+            EntryBody::IntotoV002 {
+                payload_hash,
+                payload_type,
+                payload,
+                signatures,
+            },
+        ) => {
+            check_payload_hash(i, payload_hash, &env.payload)?;
+            if payload != &env.payload {
+                return Err(mismatch("payload"));
+            }
+            if payload_type != &env.payload_type {
+                return Err(mismatch("payload type"));
+            }
+            let sig = single_signature(i, env)?;
+            if signatures.len() != 1
+                || signatures[0].0 != sig
+                || !pem_is_signer(&signatures[0].1, exp.signer)
+            {
+                return Err(mismatch("signature set"));
+            }
+        }
+        (content, body) => {
+            let c = match content {
+                Content::MessageSignature { .. } => "a message signature",
+                Content::Dsse(_) => "a DSSE envelope",
+            };
+            let b = match body {
+                EntryBody::HashedRekordV001 { .. } => "hashedrekord 0.0.1",
+                EntryBody::HashedRekordV002 { .. } => "hashedrekord 0.0.2",
+                EntryBody::DsseV001 { .. } => "dsse 0.0.1",
+                EntryBody::DsseV002 { .. } => "dsse 0.0.2",
+                EntryBody::IntotoV002 { .. } => "intoto 0.0.2",
+            };
+            return Err(err(
+                Check::TlogEntry,
+                i,
+                format!("bundle content is {c} but the log entry is {b}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_payload_hash(i: usize, h: &HashOutput, payload: &[u8]) -> Result<(), Error> {
+    let actual = chainseal_crypto::keys::sha256(payload);
+    if sha256_output(h) != Some(actual.as_slice()) {
+        return Err(err(
+            Check::TlogEntry,
+            i,
+            format!(
+                "payload hash {} in the log entry != SHA-256 of the envelope payload {}",
+                short_hex(&h.digest),
+                short_hex(&actual)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn single_signature(
+    i: usize,
+    env: &chainseal_model::dsse::Envelope,
+) -> Result<&[u8], Error> {
+    match env.signatures.as_slice() {
+        [one] => Ok(&one.sig),
+        other => Err(err(
+            Check::Signature,
+            i,
+            format!(
+                "DSSE envelope must carry exactly one signature, found {}",
+                other.len()
+            ),
+        )),
+    }
+}

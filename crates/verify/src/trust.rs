@@ -1,0 +1,199 @@
+//! Trust material: a trusted root with every key and certificate parsed once, so that
+//! verifying many bundles does no repeated parsing.
+
+use chainseal_crypto::keys::PublicKey;
+use chainseal_crypto::rfc3161::TrustedTsa;
+use chainseal_crypto::sct::CtLog;
+use chainseal_crypto::x509::Certificate;
+use chainseal_model::trust::{TimeRange, TrustedRoot};
+
+use crate::error::{Check, Error};
+
+/// The Sigstore public-good production trusted root, embedded so that verification
+/// works offline (byte-identical to the file sigstore clients ship).
+pub const PUBLIC_GOOD_TRUSTED_ROOT: &[u8] = include_bytes!("../data/public-good-trusted-root.json");
+
+/// A Rekor log from the trusted root, with its key parsed.
+#[derive(Debug, Clone)]
+pub struct TrustedLog {
+    /// Base URL, e.g. `https://rekor.sigstore.dev`.
+    pub base_url: String,
+    /// The log's key.
+    pub key: PublicKey,
+    /// The log ID bundles refer to it by.
+    pub log_id: Vec<u8>,
+    /// Key ID hint used on checkpoint signatures (first 4 bytes of the checkpoint key ID).
+    pub checkpoint_key_hint: [u8; 4],
+    /// The name its checkpoint signatures carry: the base URL without scheme.
+    pub note_name: String,
+    /// When the key may be used.
+    pub valid_for: TimeRange,
+}
+
+/// A Fulcio CA from the trusted root.
+#[derive(Debug, Clone)]
+pub struct TrustedCa {
+    /// Intermediates (everything but the last certificate of the chain).
+    pub intermediates: Vec<Certificate>,
+    /// The trust anchor (the chain's last certificate).
+    pub root: Certificate,
+    /// When the CA may be trusted.
+    pub valid_for: TimeRange,
+}
+
+/// Parsed trust material.
+#[derive(Debug, Clone)]
+pub struct TrustMaterial {
+    /// Rekor logs.
+    pub tlogs: Vec<TrustedLog>,
+    /// Fulcio CAs.
+    pub cas: Vec<TrustedCa>,
+    /// CT logs for SCT verification.
+    pub ctlogs: Vec<CtLog>,
+    /// Timestamp authorities.
+    pub tsas: Vec<TrustedTsa>,
+}
+
+/// Parse a trusted-root key in the encoding its `keyDetails` declares: `PKCS1_*` keys are
+/// bare PKCS#1 RSAPublicKey DER, every other kind is SPKI DER.
+fn parse_root_key(raw: &[u8], key_details: &str) -> Result<PublicKey, chainseal_crypto::Error> {
+    if key_details.starts_with("PKCS1_") {
+        PublicKey::from_pkcs1_der(raw)
+    } else {
+        PublicKey::from_spki_der(raw)
+    }
+}
+
+fn root_err(reason: impl Into<String>) -> Error {
+    Error::new(Check::TrustedRoot, reason)
+}
+
+/// Converts a model time to whole seconds, rounding the start up and the end down so the
+/// closed interval is never widened.
+fn secs_range(r: &TimeRange) -> (Option<i64>, Option<i64>) {
+    let start = if r.start.nanos > 0 {
+        r.start.seconds + 1
+    } else {
+        r.start.seconds
+    };
+    (Some(start), r.end.map(|e| e.seconds))
+}
+
+/// The C2SP note name of a log: its base URL without scheme and trailing slash.
+pub fn note_name(base_url: &str) -> String {
+    let s = base_url
+        .strip_prefix("https://")
+        .or_else(|| base_url.strip_prefix("http://"))
+        .unwrap_or(base_url);
+    s.trim_end_matches('/').to_string()
+}
+
+impl TrustMaterial {
+    /// The embedded Sigstore public-good production root.
+    pub fn public_good() -> Result<Self, Error> {
+        Self::from_json(PUBLIC_GOOD_TRUSTED_ROOT)
+    }
+
+    /// Parse a trusted root JSON document.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, Error> {
+        let root = TrustedRoot::from_json(bytes).map_err(|e| root_err(e.to_string()))?;
+        Self::from_root(&root)
+    }
+
+    /// Parse every key and certificate of a trusted root.
+    pub fn from_root(root: &TrustedRoot) -> Result<Self, Error> {
+        let tlogs = root
+            .tlogs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let key = parse_root_key(&t.public_key, &t.key_details)
+                    .map_err(|e| root_err(format!("tlogs[{i}] ({}): {e}", t.base_url)))?;
+                let hint_src = t.checkpoint_key_id.as_deref().unwrap_or(&t.log_id);
+                let checkpoint_key_hint: [u8; 4] = hint_src
+                    .get(..4)
+                    .and_then(|s| s.try_into().ok())
+                    .ok_or_else(|| root_err(format!("tlogs[{i}]: log ID shorter than 4 bytes")))?;
+                Ok(TrustedLog {
+                    base_url: t.base_url.clone(),
+                    key,
+                    log_id: t.log_id.clone(),
+                    checkpoint_key_hint,
+                    note_name: note_name(&t.base_url),
+                    valid_for: t.valid_for,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let cas = root
+            .certificate_authorities
+            .iter()
+            .enumerate()
+            .map(|(i, ca)| {
+                let mut certs = ca
+                    .cert_chain
+                    .iter()
+                    .map(|der| Certificate::from_der(der))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| root_err(format!("certificateAuthorities[{i}]: {e}")))?;
+                let root = certs
+                    .pop()
+                    .ok_or_else(|| root_err(format!("certificateAuthorities[{i}]: empty chain")))?;
+                Ok(TrustedCa {
+                    intermediates: certs,
+                    root,
+                    valid_for: ca.valid_for,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let ctlogs =
+            root.ctlogs
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let key = parse_root_key(&t.public_key, &t.key_details)
+                        .map_err(|e| root_err(format!("ctlogs[{i}] ({}): {e}", t.base_url)))?;
+                    let log_id: [u8; 32] =
+                        t.log_id.as_slice().try_into().map_err(|_| {
+                            root_err(format!("ctlogs[{i}]: log ID is not 32 bytes"))
+                        })?;
+                    let (valid_from, valid_to) = secs_range(&t.valid_for);
+                    Ok(CtLog {
+                        log_id,
+                        key,
+                        valid_from,
+                        valid_to,
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+        let tsas = root
+            .timestamp_authorities
+            .iter()
+            .enumerate()
+            .map(|(i, ca)| {
+                let chain = ca
+                    .cert_chain
+                    .iter()
+                    .map(|der| Certificate::from_der(der))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| root_err(format!("timestampAuthorities[{i}]: {e}")))?;
+                let (valid_from, valid_to) = secs_range(&ca.valid_for);
+                Ok(TrustedTsa {
+                    chain,
+                    valid_from,
+                    valid_to,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(TrustMaterial {
+            tlogs,
+            cas,
+            ctlogs,
+            tsas,
+        })
+    }
+
+    /// The Rekor log with this log ID.
+    pub fn tlog(&self, log_id: &[u8]) -> Option<&TrustedLog> {
+        self.tlogs.iter().find(|t| t.log_id == log_id)
+    }
+}
