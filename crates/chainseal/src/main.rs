@@ -6,7 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench_cmd;
 mod intoto_cmd;
+mod log_client_cmd;
+mod log_cmd;
+mod witness_cmd;
 mod verify_cmd;
 
 /// Secure a software supply chain end to end: sign, log, attest and verify.
@@ -53,6 +57,24 @@ enum Command {
     /// in-toto: record supply-chain steps and verify layouts.
     #[command(subcommand)]
     Intoto(intoto_cmd::IntotoCommand),
+    /// Transparency log: serve, monitor, load-test.
+    #[command(subcommand)]
+    Log(log_cmd::LogCommand),
+    /// Transparency log witness (C2SP tlog-witness).
+    #[command(subcommand)]
+    Witness(witness_cmd::WitnessCommand),
+    /// Measure chainseal's own speed.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Bundles verified per second in one process.
+    #[command(after_help = "Example:
+  chainseal bench verify --threads 2 --seconds 5 --bundle b.sigstore.json \\
+      --certificate-identity you@example.com --certificate-oidc-issuer https://accounts.google.com a.txt")]
+    Verify(bench_cmd::BenchVerifyArgs),
 }
 
 #[derive(Subcommand)]
@@ -113,6 +135,9 @@ fn main() -> ExitCode {
             "sign-bundle: signing is not available in this build yet"
         )),
         Command::Intoto(cmd) => intoto_cmd::run(cmd),
+        Command::Log(cmd) => log_cmd::run(cmd),
+        Command::Witness(cmd) => witness_cmd::run(cmd),
+        Command::Bench(BenchCommand::Verify(args)) => bench_cmd::run(&args),
     };
     match result {
         Ok(code) => code,

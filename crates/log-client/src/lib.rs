@@ -1,0 +1,2 @@
+//! chainseal-log-client (work in progress).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! chainseal-log-server (work in progress).
+#![forbid(unsafe_code)]

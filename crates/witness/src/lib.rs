@@ -1,0 +1,2 @@
+//! chainseal-witness (work in progress).
+#![forbid(unsafe_code)]
