@@ -483,14 +483,20 @@ pub(crate) fn pem_blocks(text: &str) -> Result<Vec<PemBlock>, String> {
             .find("-----")
             .ok_or("unterminated BEGIN line")?;
         let label = &after[BEGIN.len()..BEGIN.len() + label_len];
+        if label.is_empty() || label.contains('\n') {
+            return Err("malformed BEGIN line".into());
+        }
         let end_marker = format!("-----END {label}-----");
-        let end = after
+        // The END line is searched for only after the BEGIN line: it must not match
+        // inside the BEGIN line itself (found by fuzzing).
+        let body_start = BEGIN.len() + label_len + 5;
+        let body_len = after[body_start..]
             .find(&end_marker)
-            .ok_or_else(|| format!("no END line for {label:?}"))?
-            + end_marker.len();
+            .ok_or_else(|| format!("no END line for {label:?}"))?;
+        let end = body_start + body_len + end_marker.len();
         // Any line width is accepted (Go's encoding/pem does; Rekor stores PEM wrapped
         // at 52 and 76 columns), but the body must be valid padded standard base64.
-        let body = &after[BEGIN.len() + label_len + 5..end - end_marker.len()];
+        let body = &after[body_start..body_start + body_len];
         // May hold private key material: wiped on drop like the decoded bytes.
         let mut b64 = Zeroizing::new(String::with_capacity(body.len()));
         for line in body.lines() {

@@ -288,6 +288,18 @@ impl Certificate {
         )
     }
 
+    /// The basicConstraints pathLenConstraint, if the certificate carries one.
+    pub fn path_len_constraint(&self) -> Option<u8> {
+        match self
+            .cert
+            .tbs_certificate()
+            .get_extension::<BasicConstraints>()
+        {
+            Ok(Some((_, bc))) => bc.path_len_constraint,
+            _ => None,
+        }
+    }
+
     /// Extended key usage OIDs; `None` when the extension is absent.
     pub fn extended_key_usage(&self) -> Result<Option<Vec<ObjectIdentifier>>, Error> {
         let eku = self

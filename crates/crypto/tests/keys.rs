@@ -375,3 +375,28 @@ fn pem_of_any_line_width_parses_but_headers_and_bad_base64_do_not() {
     assert!(PublicKey::from_pem(&bad).is_err());
     assert!(PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n").is_err());
 }
+
+/// Fuzzing found that an END marker overlapping the BEGIN line made the PEM reader slice
+/// backwards and panic; such input must be a clean error for every PEM entry point.
+#[test]
+fn rejects_pem_whose_end_marker_overlaps_the_begin_line() {
+    for text in [
+        "-----BEGIN CERTIFICATE-----END CERTIFICATE-----",
+        "-----BEGIN -----END -----",
+        "-----BEGIN PUBLIC KEY-----",
+        "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n",
+    ] {
+        assert!(
+            chainseal_crypto::keys::PublicKey::from_pem(text).is_err(),
+            "{text:?}"
+        );
+        assert!(
+            chainseal_crypto::keys::PrivateKey::from_pem(text).is_err(),
+            "{text:?}"
+        );
+        assert!(
+            chainseal_crypto::x509::Certificate::from_pem(text).is_err(),
+            "{text:?}"
+        );
+    }
+}
