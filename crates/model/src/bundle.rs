@@ -4,10 +4,9 @@
 //! Every byte string keeps the exact bytes that were signed or logged: nothing here is
 //! re-serialised before it is hashed.
 
-use sigstore_protobuf_specs::dev::sigstore::{bundle::v1 as pb_bundle, common::v1 as pb_common};
-
 use crate::Error;
 use crate::dsse;
+use crate::pbjson::one_of;
 
 /// Bundle format versions chainseal understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -66,24 +65,12 @@ impl HashAlgorithm {
         }
     }
 
-    fn from_pb(field: &str, v: i32) -> Result<Self, Error> {
-        match pb_common::HashAlgorithm::try_from(v) {
-            Ok(pb_common::HashAlgorithm::Sha2256) => Ok(Self::Sha256),
-            Ok(pb_common::HashAlgorithm::Sha2384) => Ok(Self::Sha384),
-            Ok(pb_common::HashAlgorithm::Sha2512) => Ok(Self::Sha512),
-            _ => Err(Error::Invalid {
-                field: field.into(),
-                reason: format!("unsupported hash algorithm {v}"),
-            }),
-        }
-    }
-
     /// Parse the protobuf enum name (`SHA2_256`) used in Rekor v2 bodies.
     pub fn from_proto_name(field: &str, name: &str) -> Result<Self, Error> {
         match name {
-            "SHA2_256" => Ok(Self::Sha256),
-            "SHA2_384" => Ok(Self::Sha384),
-            "SHA2_512" => Ok(Self::Sha512),
+            "SHA2_256" | "1" => Ok(Self::Sha256),
+            "SHA2_384" | "2" => Ok(Self::Sha384),
+            "SHA2_512" | "3" => Ok(Self::Sha512),
             other => Err(Error::Invalid {
                 field: field.into(),
                 reason: format!("unsupported hash algorithm {other:?}"),
@@ -200,41 +187,56 @@ fn invalid(field: &str, reason: impl Into<String>) -> Error {
 impl Bundle {
     /// Parse a bundle from its JSON bytes (protobuf JSON mapping), checking its structure:
     /// known media type, key material present and of the form the version allows,
-    /// non-empty chains, content present.
+    /// non-empty chains, content present, at most one member of each oneof.
     pub fn from_json(bytes: &[u8]) -> Result<Self, Error> {
-        let json_err = |e: serde_json::Error| Error::Json {
+        let w: wire::Bundle = serde_json::from_slice(bytes).map_err(|e| Error::Json {
             what: "bundle".into(),
             reason: e.to_string(),
-        };
-        let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(json_err)?;
-        strip_base64_line_breaks(&mut value);
-        let pb: pb_bundle::Bundle = serde_json::from_value(value).map_err(json_err)?;
-        Self::from_pb(pb)
+        })?;
+        Self::from_wire(w)
     }
 
-    /// Normalise a protobuf bundle.
-    pub fn from_pb(pb: pb_bundle::Bundle) -> Result<Self, Error> {
-        let version = BundleVersion::from_media_type(&pb.media_type)?;
-        let vm = pb.verification_material.ok_or_else(|| Error::Missing {
+    fn from_wire(w: wire::Bundle) -> Result<Self, Error> {
+        let version = BundleVersion::from_media_type(&w.media_type)?;
+        let vm = w.verification_material.ok_or_else(|| Error::Missing {
             field: "verificationMaterial".into(),
         })?;
-        use pb_bundle::verification_material::Content as VmContent;
-        let key_material = match vm.content {
+        enum Km {
+            Cert(wire::Cert),
+            Chain(wire::Chain),
+            Key(wire::KeyId),
+        }
+        let km = one_of(
+            "verificationMaterial",
+            vec![
+                vm.certificate.map(Km::Cert),
+                vm.x509_certificate_chain.map(Km::Chain),
+                vm.public_key.map(Km::Key),
+            ],
+        )?;
+        let key_material = match km {
             None => {
                 return Err(Error::Missing {
                     field: "verificationMaterial.certificate|x509CertificateChain|publicKey".into(),
                 });
             }
-            Some(VmContent::Certificate(c)) => {
-                if c.raw_bytes.is_empty() {
+            Some(Km::Cert(c)) => {
+                // sigstore_bundle.proto: keyless 0.1/0.2 bundles MUST use the chain form.
+                if version < BundleVersion::V0_3 {
+                    return Err(invalid(
+                        "verificationMaterial.certificate",
+                        "v0.1 and v0.2 bundles must carry an x509CertificateChain; a single certificate is v0.3+",
+                    ));
+                }
+                if c.raw_bytes.0.is_empty() {
                     return Err(invalid(
                         "verificationMaterial.certificate.rawBytes",
                         "empty",
                     ));
                 }
-                KeyMaterial::Certificate(c.raw_bytes)
+                KeyMaterial::Certificate(c.raw_bytes.0)
             }
-            Some(VmContent::X509CertificateChain(chain)) => {
+            Some(Km::Chain(chain)) => {
                 if version >= BundleVersion::V0_3 {
                     return Err(invalid(
                         "verificationMaterial.x509CertificateChain",
@@ -252,7 +254,7 @@ impl Bundle {
                     .into_iter()
                     .enumerate()
                     .map(|(i, c)| {
-                        if c.raw_bytes.is_empty() {
+                        if c.raw_bytes.0.is_empty() {
                             Err(invalid(
                                 &format!(
                                     "verificationMaterial.x509CertificateChain.certificates[{i}]"
@@ -260,20 +262,20 @@ impl Bundle {
                                 "empty certificate",
                             ))
                         } else {
-                            Ok(c.raw_bytes)
+                            Ok(c.raw_bytes.0)
                         }
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 KeyMaterial::Chain(certs)
             }
-            Some(VmContent::PublicKey(pk)) => KeyMaterial::PublicKeyHint(pk.hint),
+            Some(Km::Key(pk)) => KeyMaterial::PublicKeyHint(pk.hint),
         };
 
         let tlog_entries = vm
             .tlog_entries
             .into_iter()
             .enumerate()
-            .map(|(i, e)| TlogEntry::from_pb(i, e))
+            .map(|(i, e)| TlogEntry::from_wire(i, e))
             .collect::<Result<Vec<_>, _>>()?;
 
         let rfc3161_timestamps = vm
@@ -281,54 +283,60 @@ impl Bundle {
             .map(|t| {
                 t.rfc3161_timestamps
                     .into_iter()
-                    .map(|t| t.signed_timestamp)
+                    .map(|t| t.signed_timestamp.0)
                     .collect()
             })
             .unwrap_or_default();
 
-        use pb_bundle::bundle::Content as PbContent;
-        let content = match pb.content {
+        enum C {
+            Ms(wire::MessageSignature),
+            Dsse(wire::Envelope),
+        }
+        let content = match one_of(
+            "content",
+            vec![w.message_signature.map(C::Ms), w.dsse_envelope.map(C::Dsse)],
+        )? {
             None => {
                 return Err(Error::Missing {
                     field: "messageSignature|dsseEnvelope".into(),
                 });
             }
-            Some(PbContent::MessageSignature(ms)) => {
+            Some(C::Ms(ms)) => {
                 let digest = match ms.message_digest {
                     None => None,
                     Some(d) => {
-                        let algorithm = HashAlgorithm::from_pb(
+                        let algorithm = HashAlgorithm::from_proto_name(
                             "messageSignature.messageDigest.algorithm",
-                            d.algorithm,
+                            &d.algorithm.0,
                         )?;
-                        if d.digest.len() != algorithm.len() {
+                        if d.digest.0.len() != algorithm.len() {
                             return Err(invalid(
                                 "messageSignature.messageDigest.digest",
-                                format!("{} bytes, expected {}", d.digest.len(), algorithm.len()),
+                                format!("{} bytes, expected {}", d.digest.0.len(), algorithm.len()),
                             ));
                         }
                         Some(HashOutput {
                             algorithm,
-                            digest: d.digest,
+                            digest: d.digest.0,
                         })
                     }
                 };
-                if ms.signature.is_empty() {
+                if ms.signature.0.is_empty() {
                     return Err(invalid("messageSignature.signature", "empty"));
                 }
                 Content::MessageSignature {
                     digest,
-                    signature: ms.signature,
+                    signature: ms.signature.0,
                 }
             }
-            Some(PbContent::DsseEnvelope(env)) => Content::Dsse(dsse::Envelope {
-                payload: env.payload,
+            Some(C::Dsse(env)) => Content::Dsse(dsse::Envelope {
+                payload: env.payload.0,
                 payload_type: env.payload_type,
                 signatures: env
                     .signatures
                     .into_iter()
                     .map(|s| dsse::Signature {
-                        sig: s.sig,
+                        sig: s.sig.0,
                         keyid: (!s.keyid.is_empty()).then_some(s.keyid),
                     })
                     .collect(),
@@ -337,7 +345,7 @@ impl Bundle {
 
         Ok(Bundle {
             version,
-            media_type: pb.media_type,
+            media_type: w.media_type,
             key_material,
             tlog_entries,
             rfc3161_timestamps,
@@ -355,59 +363,8 @@ impl Bundle {
     }
 }
 
-/// Names of the fields that the bundle schema declares as `bytes` (base64 in JSON).
-/// No string-typed field of the schema shares one of these names.
-const BYTES_FIELDS: &[&str] = &[
-    "rawBytes",
-    "signature",
-    "digest",
-    "payload",
-    "sig",
-    "keyId",
-    "signedTimestamp",
-    "rootHash",
-    "hashes",
-    "canonicalizedBody",
-    "signedEntryTimestamp",
-];
-
-/// Remove ASCII line breaks and spaces inside base64 `bytes` fields, as Go's protojson
-/// and Python's decoders do (`base64` CLI output wraps at 76 columns). Only the schema's
-/// bytes fields are touched; a checkpoint's text keeps its line breaks.
-fn strip_base64_line_breaks(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, child) in map.iter_mut() {
-                if BYTES_FIELDS.contains(&k.as_str()) {
-                    match child {
-                        serde_json::Value::String(s) => strip(s),
-                        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| {
-                            if let serde_json::Value::String(s) = i {
-                                strip(s)
-                            }
-                        }),
-                        other => strip_base64_line_breaks(other),
-                    }
-                } else {
-                    strip_base64_line_breaks(child);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_base64_line_breaks),
-        _ => {}
-    }
-    fn strip(s: &mut String) {
-        if s.bytes().any(|b| matches!(b, b'\n' | b'\r' | b' ' | b'\t')) {
-            s.retain(|c| !matches!(c, '\n' | '\r' | ' ' | '\t'));
-        }
-    }
-}
-
 impl TlogEntry {
-    fn from_pb(
-        i: usize,
-        e: sigstore_protobuf_specs::dev::sigstore::rekor::v1::TransparencyLogEntry,
-    ) -> Result<Self, Error> {
+    fn from_wire(i: usize, e: wire::TlogEntry) -> Result<Self, Error> {
         let at = |f: &str| format!("verificationMaterial.tlogEntries[{i}].{f}");
         let kv = e.kind_version.ok_or_else(|| Error::Missing {
             field: at("kindVersion"),
@@ -415,33 +372,277 @@ impl TlogEntry {
         let log_id = e
             .log_id
             .ok_or_else(|| Error::Missing { field: at("logId") })?
-            .key_id;
+            .key_id
+            .0;
         if log_id.is_empty() {
             return Err(invalid(&at("logId.keyId"), "empty"));
         }
-        if e.canonicalized_body.is_empty() {
+        if e.canonicalized_body.0.is_empty() {
             return Err(Error::Missing {
                 field: at("canonicalizedBody"),
             });
         }
         Ok(TlogEntry {
-            log_index: e.log_index,
+            log_index: e.log_index.0,
             log_id,
             kind: kv.kind,
             version: kv.version,
-            integrated_time: e.integrated_time,
+            integrated_time: e.integrated_time.0,
             signed_entry_timestamp: e
                 .inclusion_promise
-                .map(|p| p.signed_entry_timestamp)
+                .map(|p| p.signed_entry_timestamp.0)
                 .filter(|s| !s.is_empty()),
             inclusion_proof: e.inclusion_proof.map(|p| InclusionProof {
-                log_index: p.log_index,
-                root_hash: p.root_hash,
-                tree_size: p.tree_size,
-                hashes: p.hashes,
+                log_index: p.log_index.0,
+                root_hash: p.root_hash.0,
+                tree_size: p.tree_size.0,
+                hashes: p.hashes.into_iter().map(|h| h.0).collect(),
                 checkpoint: p.checkpoint.map(|c| c.envelope),
             }),
-            canonicalized_body: e.canonicalized_body,
+            canonicalized_body: e.canonicalized_body.0,
         })
+    }
+}
+
+/// The bundle's protobuf-JSON wire shape (`dev.sigstore.bundle.v1.Bundle`).
+mod wire {
+    use serde::Deserialize;
+
+    use crate::pbjson::{Bytes, EnumName, Int64};
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Bundle {
+        #[serde(
+            rename = "mediaType",
+            alias = "media_type",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub media_type: String,
+        #[serde(rename = "verificationMaterial", alias = "verification_material")]
+        pub verification_material: Option<VerificationMaterial>,
+        #[serde(rename = "messageSignature", alias = "message_signature")]
+        pub message_signature: Option<MessageSignature>,
+        #[serde(rename = "dsseEnvelope", alias = "dsse_envelope")]
+        pub dsse_envelope: Option<Envelope>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct VerificationMaterial {
+        #[serde(rename = "publicKey", alias = "public_key")]
+        pub public_key: Option<KeyId>,
+        #[serde(rename = "x509CertificateChain", alias = "x509_certificate_chain")]
+        pub x509_certificate_chain: Option<Chain>,
+        pub certificate: Option<Cert>,
+        #[serde(
+            rename = "tlogEntries",
+            alias = "tlog_entries",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub tlog_entries: Vec<TlogEntry>,
+        #[serde(
+            rename = "timestampVerificationData",
+            alias = "timestamp_verification_data"
+        )]
+        pub timestamp_verification_data: Option<TimestampData>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct KeyId {
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub hint: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Chain {
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub certificates: Vec<Cert>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Cert {
+        #[serde(
+            rename = "rawBytes",
+            alias = "raw_bytes",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub raw_bytes: Bytes,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct TimestampData {
+        #[serde(
+            rename = "rfc3161Timestamps",
+            alias = "rfc3161_timestamps",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub rfc3161_timestamps: Vec<SignedTimestamp>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct SignedTimestamp {
+        #[serde(
+            rename = "signedTimestamp",
+            alias = "signed_timestamp",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub signed_timestamp: Bytes,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct MessageSignature {
+        #[serde(rename = "messageDigest", alias = "message_digest")]
+        pub message_digest: Option<HashOutput>,
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub signature: Bytes,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct HashOutput {
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub algorithm: EnumName,
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub digest: Bytes,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Envelope {
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub payload: Bytes,
+        #[serde(
+            rename = "payloadType",
+            alias = "payload_type",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub payload_type: String,
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub signatures: Vec<Signature>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Signature {
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub sig: Bytes,
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub keyid: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct TlogEntry {
+        #[serde(
+            rename = "logIndex",
+            alias = "log_index",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub log_index: Int64,
+        #[serde(rename = "logId", alias = "log_id")]
+        pub log_id: Option<LogId>,
+        #[serde(rename = "kindVersion", alias = "kind_version")]
+        pub kind_version: Option<KindVersion>,
+        #[serde(
+            rename = "integratedTime",
+            alias = "integrated_time",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub integrated_time: Int64,
+        #[serde(rename = "inclusionPromise", alias = "inclusion_promise")]
+        pub inclusion_promise: Option<InclusionPromise>,
+        #[serde(rename = "inclusionProof", alias = "inclusion_proof")]
+        pub inclusion_proof: Option<InclusionProof>,
+        #[serde(
+            rename = "canonicalizedBody",
+            alias = "canonicalized_body",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub canonicalized_body: Bytes,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct LogId {
+        #[serde(
+            rename = "keyId",
+            alias = "key_id",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub key_id: Bytes,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct KindVersion {
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub kind: String,
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub version: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct InclusionPromise {
+        #[serde(
+            rename = "signedEntryTimestamp",
+            alias = "signed_entry_timestamp",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub signed_entry_timestamp: Bytes,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct InclusionProof {
+        #[serde(
+            rename = "logIndex",
+            alias = "log_index",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub log_index: Int64,
+        #[serde(
+            rename = "rootHash",
+            alias = "root_hash",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub root_hash: Bytes,
+        #[serde(
+            rename = "treeSize",
+            alias = "tree_size",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub tree_size: Int64,
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub hashes: Vec<Bytes>,
+        pub checkpoint: Option<Checkpoint>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Checkpoint {
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub envelope: String,
     }
 }

@@ -10,10 +10,9 @@ pub mod bundle;
 pub mod canonical;
 pub mod dsse;
 mod error;
+pub mod pbjson;
 pub mod rekor;
 pub mod statement;
 pub mod trust;
 
 pub use error::Error;
-/// The protobuf-specs types, for callers that need the full schema.
-pub use sigstore_protobuf_specs as protobuf;

@@ -8,7 +8,6 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
-use sigstore_protobuf_specs::dev::sigstore::rekor::v2 as pb_v2;
 
 use crate::Error;
 use crate::bundle::{HashAlgorithm, HashOutput};
@@ -291,7 +290,7 @@ impl EntryBody {
                 })
             }
             ("hashedrekord", "0.0.2") | ("dsse", "0.0.2") => {
-                let entry: pb_v2::Entry = json("Rekor v2 entry body", body)?;
+                let entry: v2::Entry = json("Rekor v2 entry body", body)?;
                 Self::from_v2(entry)
             }
             (k, v) => Err(Error::Invalid {
@@ -301,57 +300,59 @@ impl EntryBody {
         }
     }
 
-    fn from_v2(entry: pb_v2::Entry) -> Result<Self, Error> {
-        let spec = entry
-            .spec
-            .and_then(|s| s.spec)
-            .ok_or_else(|| Error::Missing {
-                field: "spec".into(),
+    fn from_v2(entry: v2::Entry) -> Result<Self, Error> {
+        let hash_out = |f: &str, h: Option<v2::HashOutput>| {
+            let h = h.ok_or_else(|| Error::Missing { field: f.into() })?;
+            let algorithm = HashAlgorithm::from_proto_name(f, &h.algorithm.0)?;
+            if h.digest.0.len() != algorithm.len() {
+                return Err(Error::Invalid {
+                    field: format!("{f}.digest"),
+                    reason: format!("{} bytes for {algorithm:?}", h.digest.0.len()),
+                });
+            }
+            Ok(HashOutput {
+                algorithm,
+                digest: h.digest.0,
+            })
+        };
+        let sig = |f: &str, s: Option<v2::Signature>| -> Result<(Vec<u8>, V2Verifier), Error> {
+            let s = s.ok_or_else(|| Error::Missing { field: f.into() })?;
+            let v = s.verifier.ok_or_else(|| Error::Missing {
+                field: format!("{f}.verifier"),
             })?;
-        let hash_out =
-            |f: &str, h: Option<sigstore_protobuf_specs::dev::sigstore::common::v1::HashOutput>| {
-                let h = h.ok_or_else(|| Error::Missing { field: f.into() })?;
-                let algorithm =
-                match sigstore_protobuf_specs::dev::sigstore::common::v1::HashAlgorithm::try_from(
-                    h.algorithm,
-                ) {
-                    Ok(a) => HashAlgorithm::from_proto_name(f, a.as_str_name())?,
-                    Err(_) => {
-                        return Err(Error::Invalid {
-                            field: f.into(),
-                            reason: format!("unknown hash algorithm {}", h.algorithm),
-                        });
-                    }
-                };
-                if h.digest.len() != algorithm.len() {
-                    return Err(Error::Invalid {
-                        field: format!("{f}.digest"),
-                        reason: format!("{} bytes for {algorithm:?}", h.digest.len()),
+            let verifier = match crate::pbjson::one_of(
+                &format!("{f}.verifier"),
+                vec![
+                    v.public_key.map(|k| V2Verifier::PublicKey(k.raw_bytes.0)),
+                    v.x509_certificate
+                        .map(|c| V2Verifier::Certificate(c.raw_bytes.0)),
+                ],
+            )? {
+                Some(v) => v,
+                None => {
+                    return Err(Error::Missing {
+                        field: format!("{f}.verifier.publicKey|x509Certificate"),
                     });
                 }
-                Ok(HashOutput {
-                    algorithm,
-                    digest: h.digest,
-                })
             };
-        let sig = |f: &str, s: Option<pb_v2::Signature>| -> Result<(Vec<u8>, V2Verifier), Error> {
-            let s = s.ok_or_else(|| Error::Missing { field: f.into() })?;
-            let v = s
-                .verifier
-                .and_then(|v| v.verifier)
-                .ok_or_else(|| Error::Missing {
-                    field: format!("{f}.verifier"),
-                })?;
-            let verifier = match v {
-                pb_v2::verifier::Verifier::PublicKey(pk) => V2Verifier::PublicKey(pk.raw_bytes),
-                pb_v2::verifier::Verifier::X509Certificate(c) => {
-                    V2Verifier::Certificate(c.raw_bytes)
-                }
-            };
-            Ok((s.content, verifier))
+            if s.content.0.is_empty() {
+                return Err(Error::Missing {
+                    field: format!("{f}.content"),
+                });
+            }
+            Ok((s.content.0, verifier))
         };
-        match spec {
-            pb_v2::spec::Spec::HashedRekordV002(h) => {
+        let spec = entry.spec.ok_or_else(|| Error::Missing {
+            field: "spec".into(),
+        })?;
+        match crate::pbjson::one_of(
+            "spec",
+            vec![spec.hashed_rekord_v002.map(Ok), spec.dsse_v002.map(Err)],
+        )? {
+            None => Err(Error::Missing {
+                field: "spec.hashedRekordV002|dsseV002".into(),
+            }),
+            Some(Ok(h)) => {
                 let digest = hash_out("spec.hashedRekordV002.data", h.data)?;
                 let (signature, verifier) = sig("spec.hashedRekordV002.signature", h.signature)?;
                 Ok(EntryBody::HashedRekordV002 {
@@ -360,7 +361,7 @@ impl EntryBody {
                     verifier,
                 })
             }
-            pb_v2::spec::Spec::DsseV002(d) => {
+            Some(Err(d)) => {
                 let payload_hash = hash_out("spec.dsseV002.payloadHash", d.payload_hash)?;
                 let signatures = d
                     .signatures
@@ -374,5 +375,100 @@ impl EntryBody {
                 })
             }
         }
+    }
+}
+
+/// Rekor v2 entry bodies in protobuf JSON (`dev.sigstore.rekor.v2.Entry`).
+mod v2 {
+    use serde::Deserialize;
+
+    use crate::pbjson::{Bytes, EnumName};
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Entry {
+        #[allow(dead_code)]
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub kind: String,
+        #[allow(dead_code)]
+        #[serde(
+            rename = "apiVersion",
+            alias = "api_version",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub api_version: String,
+        pub spec: Option<Spec>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Spec {
+        #[serde(rename = "hashedRekordV002", alias = "hashed_rekord_v002")]
+        pub hashed_rekord_v002: Option<HashedRekord>,
+        #[serde(rename = "dsseV002", alias = "dsse_v002")]
+        pub dsse_v002: Option<Dsse>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct HashedRekord {
+        pub data: Option<HashOutput>,
+        pub signature: Option<Signature>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Dsse {
+        #[serde(rename = "payloadHash", alias = "payload_hash")]
+        pub payload_hash: Option<HashOutput>,
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub signatures: Vec<Signature>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct HashOutput {
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub algorithm: EnumName,
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub digest: Bytes,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Signature {
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub content: Bytes,
+        pub verifier: Option<Verifier>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Verifier {
+        #[serde(rename = "publicKey", alias = "public_key")]
+        pub public_key: Option<Raw>,
+        #[serde(rename = "x509Certificate", alias = "x509_certificate")]
+        pub x509_certificate: Option<Raw>,
+        #[allow(dead_code)]
+        #[serde(
+            rename = "keyDetails",
+            alias = "key_details",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub key_details: EnumName,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Raw {
+        #[serde(
+            rename = "rawBytes",
+            alias = "raw_bytes",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub raw_bytes: Bytes,
     }
 }

@@ -5,8 +5,6 @@
 //! error (the conformance case `trust-root-tlog-missing-validity-start_fail`), a missing
 //! `end` means "still valid".
 
-use sigstore_protobuf_specs::dev::sigstore::{common::v1 as pb_common, trustroot::v1 as pb_trust};
-
 use crate::Error;
 
 /// A point in time with nanosecond precision (seconds since the Unix epoch).
@@ -40,11 +38,11 @@ impl TimeRange {
         t >= self.start && self.end.is_none_or(|end| t <= end)
     }
 
-    fn from_pb(field: &str, tr: Option<pb_common::TimeRange>) -> Result<Self, Error> {
+    fn from_wire(field: &str, tr: Option<wire::TimeRange>) -> Result<Self, Error> {
         let tr = tr.ok_or_else(|| Error::Missing {
             field: format!("{field}.validFor"),
         })?;
-        let conv = |t: prost_types_ts::Timestamp| Timestamp {
+        let conv = |t: crate::pbjson::Rfc3339| Timestamp {
             seconds: t.seconds,
             nanos: t.nanos,
         };
@@ -62,11 +60,6 @@ impl TimeRange {
         }
         Ok(TimeRange { start, end })
     }
-}
-
-// The protobuf-specs crate re-exports prost_types' Timestamp through its fields.
-mod prost_types_ts {
-    pub use prost_types::Timestamp;
 }
 
 /// A transparency log (Rekor) or certificate transparency log instance.
@@ -117,63 +110,56 @@ pub const TRUSTED_ROOT_MEDIA_TYPE: &str =
 impl TrustedRoot {
     /// Parse a trusted root from JSON, rejecting malformed validity intervals and keys.
     pub fn from_json(bytes: &[u8]) -> Result<Self, Error> {
-        let pb: pb_trust::TrustedRoot = serde_json::from_slice(bytes).map_err(|e| Error::Json {
+        let w: wire::TrustedRoot = serde_json::from_slice(bytes).map_err(|e| Error::Json {
             what: "trusted root".into(),
             reason: e.to_string(),
         })?;
-        Self::from_pb(pb)
-    }
-
-    /// Normalise a protobuf trusted root.
-    pub fn from_pb(pb: pb_trust::TrustedRoot) -> Result<Self, Error> {
-        if !pb
+        if !w
             .media_type
             .starts_with("application/vnd.dev.sigstore.trustedroot")
         {
             return Err(Error::Invalid {
                 field: "mediaType".into(),
-                reason: format!("not a trusted root media type: {:?}", pb.media_type),
+                reason: format!("not a trusted root media type: {:?}", w.media_type),
             });
         }
-        let logs = |name: &str, v: Vec<pb_trust::TransparencyLogInstance>| {
+        let logs = |name: &str, v: Vec<wire::Tlog>| {
             v.into_iter()
                 .enumerate()
-                .map(|(i, t)| TransparencyLog::from_pb(&format!("{name}[{i}]"), t))
+                .map(|(i, t)| TransparencyLog::from_wire(&format!("{name}[{i}]"), t))
                 .collect::<Result<Vec<_>, _>>()
         };
-        let cas = |name: &str, v: Vec<pb_trust::CertificateAuthority>| {
+        let cas = |name: &str, v: Vec<wire::Ca>| {
             v.into_iter()
                 .enumerate()
-                .map(|(i, c)| CertificateAuthority::from_pb(&format!("{name}[{i}]"), c))
+                .map(|(i, c)| CertificateAuthority::from_wire(&format!("{name}[{i}]"), c))
                 .collect::<Result<Vec<_>, _>>()
         };
         Ok(TrustedRoot {
-            tlogs: logs("tlogs", pb.tlogs)?,
-            certificate_authorities: cas("certificateAuthorities", pb.certificate_authorities)?,
-            ctlogs: logs("ctlogs", pb.ctlogs)?,
-            timestamp_authorities: cas("timestampAuthorities", pb.timestamp_authorities)?,
+            tlogs: logs("tlogs", w.tlogs)?,
+            certificate_authorities: cas("certificateAuthorities", w.certificate_authorities)?,
+            ctlogs: logs("ctlogs", w.ctlogs)?,
+            timestamp_authorities: cas("timestampAuthorities", w.timestamp_authorities)?,
         })
     }
 }
 
 impl TransparencyLog {
-    fn from_pb(field: &str, t: pb_trust::TransparencyLogInstance) -> Result<Self, Error> {
+    fn from_wire(field: &str, t: wire::Tlog) -> Result<Self, Error> {
         let pk = t.public_key.ok_or_else(|| Error::Missing {
             field: format!("{field}.publicKey"),
         })?;
         let public_key = pk
             .raw_bytes
+            .map(|b| b.0)
             .filter(|b| !b.is_empty())
             .ok_or_else(|| Error::Missing {
                 field: format!("{field}.publicKey.rawBytes"),
             })?;
-        let valid_for = TimeRange::from_pb(&format!("{field}.publicKey"), pk.valid_for)?;
-        let key_details = pb_common::PublicKeyDetails::try_from(pk.key_details)
-            .map(|d| d.as_str_name().to_string())
-            .unwrap_or_else(|_| format!("UNKNOWN_{}", pk.key_details));
+        let valid_for = TimeRange::from_wire(&format!("{field}.publicKey"), pk.valid_for)?;
         let log_id = t
             .log_id
-            .map(|l| l.key_id)
+            .map(|l| l.key_id.0)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| Error::Missing {
                 field: format!("{field}.logId.keyId"),
@@ -181,22 +167,22 @@ impl TransparencyLog {
         Ok(TransparencyLog {
             base_url: t.base_url,
             public_key,
-            key_details,
+            key_details: pk.key_details.0,
             valid_for,
             log_id,
             checkpoint_key_id: t
                 .checkpoint_key_id
-                .map(|l| l.key_id)
+                .map(|l| l.key_id.0)
                 .filter(|k| !k.is_empty()),
         })
     }
 }
 
 impl CertificateAuthority {
-    fn from_pb(field: &str, c: pb_trust::CertificateAuthority) -> Result<Self, Error> {
+    fn from_wire(field: &str, c: wire::Ca) -> Result<Self, Error> {
         let cert_chain: Vec<Vec<u8>> = c
             .cert_chain
-            .map(|ch| ch.certificates.into_iter().map(|c| c.raw_bytes).collect())
+            .map(|ch| ch.certificates.into_iter().map(|c| c.raw_bytes.0).collect())
             .unwrap_or_default();
         if cert_chain.is_empty() || cert_chain.iter().any(Vec::is_empty) {
             return Err(Error::Invalid {
@@ -207,7 +193,143 @@ impl CertificateAuthority {
         Ok(CertificateAuthority {
             uri: c.uri,
             cert_chain,
-            valid_for: TimeRange::from_pb(field, c.valid_for)?,
+            valid_for: TimeRange::from_wire(field, c.valid_for)?,
         })
+    }
+}
+
+/// The trusted root's protobuf-JSON wire shape (`dev.sigstore.trustroot.v1.TrustedRoot`).
+mod wire {
+    use serde::Deserialize;
+
+    use crate::pbjson::{Bytes, EnumName, Rfc3339};
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct TrustedRoot {
+        #[serde(
+            rename = "mediaType",
+            alias = "media_type",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub media_type: String,
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub tlogs: Vec<Tlog>,
+        #[serde(
+            rename = "certificateAuthorities",
+            alias = "certificate_authorities",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub certificate_authorities: Vec<Ca>,
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub ctlogs: Vec<Tlog>,
+        #[serde(
+            rename = "timestampAuthorities",
+            alias = "timestamp_authorities",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub timestamp_authorities: Vec<Ca>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Tlog {
+        #[serde(
+            rename = "baseUrl",
+            alias = "base_url",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub base_url: String,
+        #[serde(
+            rename = "hashAlgorithm",
+            alias = "hash_algorithm",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        #[allow(dead_code)]
+        pub hash_algorithm: EnumName,
+        #[serde(rename = "publicKey", alias = "public_key")]
+        pub public_key: Option<PublicKey>,
+        #[serde(rename = "logId", alias = "log_id")]
+        pub log_id: Option<LogId>,
+        #[serde(rename = "checkpointKeyId", alias = "checkpoint_key_id")]
+        pub checkpoint_key_id: Option<LogId>,
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        #[allow(dead_code)]
+        pub operator: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct PublicKey {
+        #[serde(rename = "rawBytes", alias = "raw_bytes")]
+        pub raw_bytes: Option<Bytes>,
+        #[serde(
+            rename = "keyDetails",
+            alias = "key_details",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub key_details: EnumName,
+        #[serde(rename = "validFor", alias = "valid_for")]
+        pub valid_for: Option<TimeRange>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct LogId {
+        #[serde(
+            rename = "keyId",
+            alias = "key_id",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub key_id: Bytes,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct TimeRange {
+        pub start: Option<Rfc3339>,
+        pub end: Option<Rfc3339>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Ca {
+        #[allow(dead_code)]
+        pub subject: Option<serde::de::IgnoredAny>,
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub uri: String,
+        #[serde(rename = "certChain", alias = "cert_chain")]
+        pub cert_chain: Option<Chain>,
+        #[serde(rename = "validFor", alias = "valid_for")]
+        pub valid_for: Option<TimeRange>,
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        #[allow(dead_code)]
+        pub operator: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Chain {
+        #[serde(default, deserialize_with = "crate::pbjson::nullable")]
+        pub certificates: Vec<Cert>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Cert {
+        #[serde(
+            rename = "rawBytes",
+            alias = "raw_bytes",
+            default,
+            deserialize_with = "crate::pbjson::nullable"
+        )]
+        pub raw_bytes: Bytes,
     }
 }
