@@ -9,7 +9,7 @@ use chainseal_model::trust::Timestamp;
 use crate::error::{Check, Error};
 use crate::policy::Policy;
 use crate::report::SignerReport;
-use crate::trust::TrustMaterial;
+use crate::trust::{TrustMaterial, TrustedCa};
 
 /// The signer's key, and its certificate when certificate based.
 pub(crate) struct Signer {
@@ -102,13 +102,7 @@ impl Signer {
                 .iter()
                 .filter(|ca| ca.valid_for.contains(Timestamp::from_unix(t)))
             {
-                match verify_path(
-                    leaf,
-                    &ca.intermediates,
-                    std::slice::from_ref(&ca.root),
-                    t,
-                    KeyPurpose::CodeSigning,
-                ) {
+                match verify_leaf_at(leaf, ca, t) {
                     Ok(path) => {
                         if issuer.is_none() {
                             issuer = path.get(1).cloned();
@@ -202,6 +196,51 @@ fn san_strings(c: &Certificate) -> Vec<String> {
         .filter_map(SubjectAltName::value)
         .map(str::to_string)
         .collect()
+}
+
+/// Validate the leaf's path through `ca` at time `t`. With a prevalidated CA chain only the
+/// leaf → issuing-CA link is verified cryptographically (the rest was checked at load);
+/// every certificate of the chain must still be valid at `t` (hybrid model).
+fn verify_leaf_at(
+    leaf: &Certificate,
+    ca: &TrustedCa,
+    t: i64,
+) -> Result<Vec<Certificate>, chainseal_crypto::Error> {
+    if !ca.prevalidated() {
+        return verify_path(
+            leaf,
+            &ca.intermediates,
+            std::slice::from_ref(&ca.root),
+            t,
+            KeyPurpose::CodeSigning,
+        );
+    }
+    let issuing = ca.intermediates.first().unwrap_or(&ca.root);
+    let path = verify_path(
+        leaf,
+        &[],
+        std::slice::from_ref(issuing),
+        t,
+        KeyPurpose::CodeSigning,
+    )?;
+    for c in ca
+        .intermediates
+        .iter()
+        .skip(1)
+        .chain(std::iter::once(&ca.root))
+    {
+        if !c.is_valid_at(t) {
+            return Err(chainseal_crypto::Error::CertificatePath {
+                reason: format!(
+                    "CA certificate {} is not valid at {t} (valid {}..={})",
+                    c.subject_string(),
+                    c.not_before_unix(),
+                    c.not_after_unix()
+                ),
+            });
+        }
+    }
+    Ok(path)
 }
 
 pub(crate) fn fmt_time(t: i64) -> String {

@@ -137,6 +137,22 @@ pub(crate) fn verify_entry<'t>(
                     format!("negative tree size {}", proof.tree_size),
                 )
             })?;
+            // Rekor v2 entries carry no SET, so nothing but the proof authenticates their
+            // log index; v2 logs are not sharded, so the two indices must be equal.
+            if matches!(
+                body,
+                EntryBody::HashedRekordV002 { .. } | EntryBody::DsseV002 { .. }
+            ) && entry.log_index != proof.log_index
+            {
+                return Err(err(
+                    Check::InclusionProof,
+                    i,
+                    format!(
+                        "log index {} != the inclusion proof's log index {} (Rekor v2)",
+                        entry.log_index, proof.log_index
+                    ),
+                ));
+            }
             let leaf = merkle::leaf_hash(&entry.canonicalized_body);
             let hashes = proof
                 .hashes

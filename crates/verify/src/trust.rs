@@ -39,6 +39,54 @@ pub struct TrustedCa {
     pub root: Certificate,
     /// When the CA may be trusted.
     pub valid_for: TimeRange,
+    /// Whether the chain above the issuing CA (its first certificate) validated, checked
+    /// once on first use: every link's signature, CA flags, path-length limits and the
+    /// issuing CA's extended key usage.
+    prevalidated: std::sync::OnceLock<bool>,
+}
+
+impl TrustedCa {
+    /// Whether the chain above the issuing CA is sound, so that each bundle only needs
+    /// leaf → issuing CA plus every certificate's validity at the signing time. Computed
+    /// once, on first use.
+    pub fn prevalidated(&self) -> bool {
+        *self.prevalidated.get_or_init(|| {
+            let mut chain = self.intermediates.clone();
+            chain.push(self.root.clone());
+            prevalidate(&chain)
+        })
+    }
+}
+
+const EKU_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
+const EKU_ANY: &str = "2.5.29.37.0";
+
+/// Check the trusted chain `[issuing CA, …, root]` once: links, CA flags, pathLen and
+/// the issuing CA's EKU. Any failure means "validate the full path per bundle" instead.
+fn prevalidate(chain: &[Certificate]) -> bool {
+    if !chain.iter().all(Certificate::is_ca) {
+        return false;
+    }
+    for (j, pair) in chain.windows(2).enumerate() {
+        if pair[0].verify_signed_by(&pair[1]).is_err() {
+            return false;
+        }
+        // chain[j+1] is followed by j+1 intermediates (chain[0..=j]) before the leaf.
+        if pair[1]
+            .path_len_constraint()
+            .is_some_and(|p| (p as usize) < j + 1)
+        {
+            return false;
+        }
+    }
+    match chain[0].extended_key_usage() {
+        Ok(None) => true,
+        Ok(Some(ekus)) => ekus.iter().any(|o| {
+            let o = o.to_string();
+            o == EKU_CODE_SIGNING || o == EKU_ANY
+        }),
+        Err(_) => false,
+    }
 }
 
 /// Parsed trust material.
@@ -142,6 +190,7 @@ impl TrustMaterial {
                     intermediates: certs,
                     root,
                     valid_for: ca.valid_for,
+                    prevalidated: std::sync::OnceLock::new(),
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
