@@ -14,5 +14,7 @@ PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 
 # in-toto reference implementation (in-toto-run, in-toto-record, in-toto-sign, in-toto-verify).
 "${PIP[@]}" "in-toto==3.1.0"
+# Sigstore reference client (sigstore verify / sign), for interop and benchmark comparison.
+"${PIP[@]}" "sigstore==4.5.1"
 
 echo "python peers ready in $VENV"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole chainseal test suite on a fresh machine. Installs what the tests need (the
+# Python reference tools in .venv, PostgreSQL from Debian, openssl), starts PostgreSQL,
+# and runs every test of the workspace. Needs ../shared beside the repository: the tests
+# read third-party vectors there in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if [ ! -d ../shared/vectors ]; then
+    echo "error: ../shared/vectors is missing; the tests read third-party vectors from it" >&2
+    exit 1
+fi
+if ! command -v openssl >/dev/null 2>&1; then
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y openssl
+fi
+
+scripts/setup-python-peers.sh
+eval "$(scripts/setup-postgres.sh)"
+trap 'scripts/setup-postgres.sh stop >/dev/null 2>&1 || true' EXIT
+
+if command -v cargo-nextest >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast
+else
+    cargo test --workspace --no-fail-fast
+fi
