@@ -57,7 +57,7 @@ pub enum HashAlgorithm {
 
 impl HashAlgorithm {
     /// The digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             Self::Sha256 => 32,
             Self::Sha384 => 48,
@@ -309,10 +309,14 @@ impl Bundle {
                             "messageSignature.messageDigest.algorithm",
                             &d.algorithm.0,
                         )?;
-                        if d.digest.0.len() != algorithm.len() {
+                        if d.digest.0.len() != algorithm.digest_len() {
                             return Err(invalid(
                                 "messageSignature.messageDigest.digest",
-                                format!("{} bytes, expected {}", d.digest.0.len(), algorithm.len()),
+                                format!(
+                                    "{} bytes, expected {}",
+                                    d.digest.0.len(),
+                                    algorithm.digest_len()
+                                ),
                             ));
                         }
                         Some(HashOutput {

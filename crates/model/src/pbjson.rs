@@ -22,7 +22,7 @@ pub fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
     if s.len() - unpadded.len() > 2 {
         return Err("too much padding".into());
     }
-    if s.len() != unpadded.len() && s.len() % 4 != 0 {
+    if s.len() != unpadded.len() && !s.len().is_multiple_of(4) {
         return Err("padding on a length that is not a multiple of 4".into());
     }
     if unpadded.contains(['-', '_']) {

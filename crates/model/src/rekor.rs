@@ -182,7 +182,7 @@ fn v1_hash(field: &str, h: &V1Hash) -> Result<HashOutput, Error> {
         field: format!("{field}.value"),
         reason: format!("not hex: {e}"),
     })?;
-    if digest.len() != algorithm.len() {
+    if digest.len() != algorithm.digest_len() {
         return Err(Error::Invalid {
             field: format!("{field}.value"),
             reason: format!("{} bytes for {:?}", digest.len(), algorithm),
@@ -304,7 +304,7 @@ impl EntryBody {
         let hash_out = |f: &str, h: Option<v2::HashOutput>| {
             let h = h.ok_or_else(|| Error::Missing { field: f.into() })?;
             let algorithm = HashAlgorithm::from_proto_name(f, &h.algorithm.0)?;
-            if h.digest.0.len() != algorithm.len() {
+            if h.digest.0.len() != algorithm.digest_len() {
                 return Err(Error::Invalid {
                     field: format!("{f}.digest"),
                     reason: format!("{} bytes for {algorithm:?}", h.digest.0.len()),

@@ -50,13 +50,13 @@ impl TimeRange {
             field: format!("{field}.validFor.start"),
         })?;
         let end = tr.end.map(conv);
-        if let Some(end) = end {
-            if end < start {
-                return Err(Error::Invalid {
-                    field: format!("{field}.validFor"),
-                    reason: "end precedes start".into(),
-                });
-            }
+        if let Some(end) = end
+            && end < start
+        {
+            return Err(Error::Invalid {
+                field: format!("{field}.validFor"),
+                reason: "end precedes start".into(),
+            });
         }
         Ok(TimeRange { start, end })
     }
