@@ -223,10 +223,12 @@ fn print_human(r: &Report) {
     eprintln!("  artifact  sha256:{}", r.artifact_sha256);
     eprintln!("  signer    {who}");
     for e in &r.tlog_entries {
-        eprintln!(
-            "  logged    {} index {} ({})",
-            e.log_url, e.log_index, e.kind
-        );
+        let index = match (e.log_index, e.proof_index) {
+            (Some(i), _) => format!("index {i}"),
+            (None, Some(p)) => format!("proof index {p}"),
+            (None, None) => "unverified index".into(),
+        };
+        eprintln!("  logged    {} {index} ({})", e.log_url, e.kind);
     }
     for t in &r.timestamps {
         eprintln!("  timestamp {} (unix) by TSA #{}", t.gen_time, t.tsa_index);

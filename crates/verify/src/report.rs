@@ -57,8 +57,13 @@ pub struct LogEntryReport {
     pub log_url: String,
     /// Log ID, hex.
     pub log_id: String,
-    /// Log index.
-    pub log_index: i64,
+    /// Global log index, when authenticated (by the SET for Rekor v1, by the inclusion
+    /// proof for Rekor v2); absent when only the bundle claims it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_index: Option<i64>,
+    /// Index proven by the inclusion proof (shard-local for Rekor v1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof_index: Option<i64>,
     /// Entry kind and version.
     pub kind: String,
     /// Integrated time, if proven by a signed entry timestamp.

@@ -202,11 +202,25 @@ pub(crate) fn verify_entry<'t>(
         }
     }
 
+    // The global log index is authenticated by the SET (Rekor v1) or, for Rekor v2, by its
+    // equality with the verified proof index; otherwise it is an unverified claim and is
+    // not reported as a fact.
+    let is_v2 = matches!(
+        body,
+        EntryBody::HashedRekordV002 { .. } | EntryBody::DsseV002 { .. }
+    );
+    let verified_index =
+        (integrated_time.is_some() || (is_v2 && tree_size.is_some())).then_some(entry.log_index);
     Ok(VerifiedEntry {
         report: LogEntryReport {
             log_url: log.base_url.clone(),
             log_id: hex::encode(&entry.log_id),
-            log_index: entry.log_index,
+            log_index: verified_index,
+            proof_index: entry
+                .inclusion_proof
+                .as_ref()
+                .filter(|_| tree_size.is_some())
+                .map(|p| p.log_index),
             kind: format!("{} {}", entry.kind, entry.version),
             integrated_time,
             tree_size,

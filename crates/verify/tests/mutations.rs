@@ -17,7 +17,13 @@
 //!   every other supported media type;
 //! * (d) every object member and array element removed;
 //! * (e) adjacent array elements swapped, and the values of every pair of string members
-//!   of one object swapped.
+//!   of one object swapped;
+//! * (f) insertions: an `integratedTime` into entries without one, and the trusted root's
+//!   intermediates (intact and bit-flipped) or root CA into v0.1/v0.2 certificate chains.
+//!
+//! Each mutated bundle is re-serialised and verified with the artifact given both as bytes
+//! and as a SHA-256 digest; it must be rejected both ways unless its field is listed in
+//! [`OUTSIDE_EVERY_CHECK`]. A second property flips random bits of the bundle files.
 //!
 //! The vectors are read in place from the shared conformance assets.
 
@@ -108,8 +114,8 @@ enum When {
     /// The checkpoint line is a signature line whose (key name, key ID) is no log in the
     /// trusted root.
     UnknownCheckpointSigner,
-    /// The removed member held the protobuf default value (`0`, `""`, `[]`, `{}`), which
-    /// protobuf JSON treats exactly like an absent member.
+    /// The removed member held the protobuf default of a scalar or repeated field (`0`,
+    /// `""`, `[]`), which protobuf JSON treats exactly like an absent member.
     RemovedValueIsProtoDefault,
     /// The new media type is another supported version whose structural rules the bundle
     /// meets too (see [`conforms_to`]).
@@ -136,9 +142,10 @@ const OUTSIDE_EVERY_CHECK: &[Allow] = &[
         pattern: "*",
         ops: Ops::RemoveOnly,
         when: When::RemovedValueIsProtoDefault,
-        why: "protobuf JSON: an absent member and a member holding its default value (0, \"\", \
-              [], {}) parse to the same message, so removing a default-valued member is no \
-              change at all (e.g. inclusionProof.logIndex \"0\", hashes [] of a 1-leaf tree)",
+        why: "protobuf JSON: an absent scalar or repeated member and one holding its default \
+              (0, \"\", []) parse to the same message, so removing a default-valued member is no \
+              change at all (e.g. inclusionProof.logIndex \"0\", hashes [] of a 1-leaf tree, \
+              keyid \"\")",
     },
     Allow {
         pattern: "mediaType",
@@ -177,20 +184,22 @@ const OUTSIDE_EVERY_CHECK: &[Allow] = &[
               the policy's key; the hint is in no signature or log entry",
     },
     Allow {
-        pattern: "verificationMaterial.x509CertificateChain.certificates[*]",
+        pattern: "verificationMaterial.x509CertificateChain.certificates[*].rawBytes",
         ops: Ops::Any,
         when: When::Always,
         why: "intermediates (index >= 1; the leaf [0] is never allowed, see allowed()) are \
               only parsed and rejected when self-signed: the path is built from the trusted \
-              root's own chain, so a mutated intermediate that still parses and is not a \
-              root is ignored (no valid vector carries one today)",
+              root's own chain, so a (mutated) intermediate that still parses and is not a \
+              root is ignored. No valid vector carries one: the test inserts the trusted \
+              intermediates into v0.1/v0.2 chains to exercise this",
     },
     Allow {
         pattern: "verificationMaterial.tlogEntries[*].integratedTime",
         ops: Ops::Any,
         when: When::EntryHasNoInclusionPromise,
         why: "without a signed entry timestamp the integrated time is unproven and never \
-              used (Rekor v2 has none): verify_entry only returns it when the SET verified",
+              used (Rekor v2 has none): verify_entry only returns it when the SET verified. \
+              The test also inserts one into entries that lack it",
     },
     Allow {
         pattern: "verificationMaterial.timestampVerificationData",
@@ -788,6 +797,110 @@ fn bundle_mutations(case: &Case, rng: &mut TestRng, f: &mut dyn FnMut(Mutation))
             _ => {}
         }
     }
+    insertions(case, rng, f);
+}
+
+/// (f) Members a mutator could add. An `integratedTime` on an entry without one (Rekor v2)
+/// must never become a verified time; a v0.1/v0.2 chain may carry intermediates, which
+/// are then bit-flipped and swapped like any value; a trusted root CA inserted as an
+/// intermediate must be rejected.
+fn insertions(case: &Case, rng: &mut TestRng, f: &mut dyn FnMut(Mutation)) {
+    let root = &case.value;
+    for (i, e) in entries(root).iter().enumerate() {
+        if e.get("integratedTime").is_some() {
+            continue;
+        }
+        for t in ["1", "1700000000", "4102444800"] {
+            let mut m = root.clone();
+            m["verificationMaterial"]["tlogEntries"][i]["integratedTime"] = Value::from(t);
+            f(Mutation {
+                path: vec![
+                    Seg::Key("verificationMaterial".into()),
+                    Seg::Key("tlogEntries".into()),
+                    Seg::Index(i),
+                    Seg::Key("integratedTime".into()),
+                ],
+                inner: Inner::None,
+                op: Op::Change,
+                flipped: None,
+                what: format!("inserted integratedTime {t}"),
+                bundle: m,
+            });
+        }
+    }
+    if root["verificationMaterial"]["x509CertificateChain"]["certificates"]
+        .as_array()
+        .is_none_or(|c| c.len() != 1)
+    {
+        return;
+    }
+    let cert_path = |i: usize| {
+        vec![
+            Seg::Key("verificationMaterial".into()),
+            Seg::Key("x509CertificateChain".into()),
+            Seg::Key("certificates".into()),
+            Seg::Index(i),
+            Seg::Key("rawBytes".into()),
+        ]
+    };
+    let with_extra = |der: &[u8]| {
+        let mut m = root.clone();
+        m["verificationMaterial"]["x509CertificateChain"]["certificates"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({ "rawBytes": STANDARD.encode(der) }));
+        m
+    };
+    for ca in &case.verifier.trust().cas {
+        f(Mutation {
+            // Recorded on the chain itself, which no allow-list entry covers.
+            path: cert_path(1)[..3].to_vec(),
+            inner: Inner::None,
+            op: Op::Change,
+            flipped: None,
+            what: "inserted the trusted root CA as an intermediate".into(),
+            bundle: with_extra(ca.root.der()),
+        });
+        for inter in &ca.intermediates {
+            let der = inter.der();
+            f(Mutation {
+                path: cert_path(1),
+                inner: Inner::None,
+                op: Op::Change,
+                flipped: None,
+                what: "inserted a trusted intermediate".into(),
+                bundle: with_extra(der),
+            });
+            for (pos, bit) in flip_positions(der.len(), 6, rng) {
+                let mut d = der.to_vec();
+                d[pos] ^= bit;
+                f(Mutation {
+                    path: cert_path(1),
+                    inner: Inner::None,
+                    op: Op::Change,
+                    flipped: Some(pos),
+                    what: format!(
+                        "inserted a trusted intermediate, byte {pos} of {} ^= {bit:#04x}",
+                        der.len()
+                    ),
+                    bundle: with_extra(&d),
+                });
+            }
+            let mut swapped = with_extra(der);
+            swapped["verificationMaterial"]["x509CertificateChain"]["certificates"]
+                .as_array_mut()
+                .unwrap()
+                .swap(0, 1);
+            f(Mutation {
+                path: cert_path(0),
+                inner: Inner::None,
+                op: Op::Swap,
+                flipped: None,
+                what: "inserted a trusted intermediate, then swapped it with the leaf".into(),
+                bundle: swapped,
+            });
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -871,7 +984,8 @@ fn condition_holds(when: When, case: &Case, m: &Mutation) -> bool {
                     Value::String(s) => s.is_empty() || s == "0",
                     Value::Number(n) => n.as_f64() == Some(0.0),
                     Value::Array(a) => a.is_empty(),
-                    Value::Object(o) => o.is_empty(),
+                    // A message field has presence: an empty message is not "absent".
+                    Value::Object(_) => false,
                     Value::Bool(x) => !x,
                     Value::Null => true,
                 })
@@ -1131,6 +1245,7 @@ fn no_mutation_of_a_signed_or_checked_field_is_accepted() {
             "  {} [{:?}, {:?}]: {hit} accepted",
             a.pattern, a.ops, a.when
         );
+        println!("      why: {}", a.why);
         for h in hits.get(a.pattern).into_iter().flatten().take(4) {
             println!("      e.g. {h}");
         }
@@ -1263,12 +1378,14 @@ proptest! {
     }
 }
 
-/// Exploration aid (slow; run with `--ignored`): flips EVERY bit of every base64 value of
-/// every valid bundle except those compared byte for byte elsewhere (certificates, entry
-/// bodies, DSSE payloads), and lists the flips that are accepted.
+/// Flips bits of every base64 value of every valid bundle except those compared byte for
+/// byte elsewhere (certificates, entry bodies, DSSE payloads), and lists the flips that
+/// are accepted. A release build flips EVERY bit (~145,000 flips); a debug build flips
+/// every 64th bit, rotating the offset per field so every bit position class is reached.
 #[test]
-#[ignore]
 fn exhaustive_bit_flips_of_small_and_der_values() {
+    let stride: usize = if cfg!(debug_assertions) { 64 } else { 1 };
+    let mut field_no = 0usize;
     let mut accepted = Vec::new();
     let mut tried = 0usize;
     for case in cases() {
@@ -1284,8 +1401,12 @@ fn exhaustive_bit_flips_of_small_and_der_values() {
             let Ok(raw) = STANDARD.decode(s) else {
                 continue;
             };
+            field_no += 1;
             for pos in 0..raw.len() {
                 for bit in 0..8 {
+                    if (pos * 8 + bit + field_no) % stride != 0 {
+                        continue;
+                    }
                     let mut r = raw.clone();
                     r[pos] ^= 1 << bit;
                     let mut m = case.value.clone();

@@ -170,7 +170,7 @@ fn report_names_the_log_entry_from_the_bundle() {
         )
         .unwrap();
     assert_eq!(r.tlog_entries.len(), 1);
-    assert_eq!(r.tlog_entries[0].log_index, want);
+    assert_eq!(r.tlog_entries[0].log_index, Some(want));
     assert!(
         r.tlog_entries[0].integrated_time.is_some(),
         "a v1 entry's SET proves its time"
