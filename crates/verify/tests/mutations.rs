@@ -1404,7 +1404,7 @@ fn exhaustive_bit_flips_of_small_and_der_values() {
             field_no += 1;
             for pos in 0..raw.len() {
                 for bit in 0..8 {
-                    if (pos * 8 + bit + field_no) % stride != 0 {
+                    if !(pos * 8 + bit + field_no).is_multiple_of(stride) {
                         continue;
                     }
                     let mut r = raw.clone();
