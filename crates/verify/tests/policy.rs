@@ -190,3 +190,16 @@ fn rejects_bundle_without_any_tlog_entry() {
         .unwrap_err();
     assert_eq!(err.check, Check::TlogEntry, "{err}");
 }
+
+#[test]
+fn embedded_root_is_the_public_good_root_sigstore_clients_ship() {
+    let shared = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/vectors/sigstore/trusted-roots/public-good-production.json"
+    ))
+    .unwrap();
+    assert_eq!(chainseal_verify::PUBLIC_GOOD_TRUSTED_ROOT, shared.as_slice());
+    // The digest prefix the vectors' README gives for the file sigstore clients embed.
+    let digest = hex::encode(chainseal_crypto::keys::sha256(chainseal_verify::PUBLIC_GOOD_TRUSTED_ROOT));
+    assert!(digest.starts_with("6494e21e"), "{digest}");
+}
