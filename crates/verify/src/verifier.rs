@@ -1,7 +1,7 @@
 //! The verification pipeline: every check, in an order that names the most specific
 //! failure first.
 
-use chainseal_crypto::keys::HashAlgorithm as CryptoHash;
+use chainseal_crypto::keys::{HashAlgorithm as CryptoHash, KeyKind};
 use chainseal_crypto::rfc3161::{TimestampToken, verify_timestamp};
 use chainseal_model::bundle::{Bundle, Content, HashAlgorithm};
 use chainseal_model::dsse::INTOTO_PAYLOAD_TYPE;
@@ -83,38 +83,50 @@ impl Verifier {
         // The signature over the artifact or the DSSE envelope.
         match &bundle.content {
             Content::MessageSignature { digest, signature } => {
-                if let Some(claimed) = digest {
-                    let actual = match (claimed.algorithm, artifact) {
-                        (HashAlgorithm::Sha256, _) => artifact_sha256.to_vec(),
-                        (HashAlgorithm::Sha384, Artifact::Bytes(b)) => CryptoHash::Sha384.digest(b),
-                        (HashAlgorithm::Sha512, Artifact::Bytes(b)) => CryptoHash::Sha512.digest(b),
-                        (alg, Artifact::Sha256(_)) => {
-                            return Err(Error::new(
-                                Check::Artifact,
-                                format!(
-                                    "the bundle's message digest is {alg:?}; a SHA-256 digest cannot be checked against it"
-                                ),
-                            ));
-                        }
-                    };
-                    if claimed.digest != actual {
+                // The signature is over the artifact's digest: the algorithm the bundle
+                // names, SHA-256 by default (as Sigstore clients sign). Both artifact forms
+                // verify the same way; only Ed25519 signs the message itself.
+                let alg = digest
+                    .as_ref()
+                    .map_or(HashAlgorithm::Sha256, |d| d.algorithm);
+                let (crypto_alg, actual) = match (alg, artifact) {
+                    (HashAlgorithm::Sha256, _) => (CryptoHash::Sha256, artifact_sha256.to_vec()),
+                    (HashAlgorithm::Sha384, Artifact::Bytes(b)) => {
+                        (CryptoHash::Sha384, CryptoHash::Sha384.digest(b))
+                    }
+                    (HashAlgorithm::Sha512, Artifact::Bytes(b)) => {
+                        (CryptoHash::Sha512, CryptoHash::Sha512.digest(b))
+                    }
+                    (alg, Artifact::Sha256(_)) => {
                         return Err(Error::new(
                             Check::Artifact,
                             format!(
-                                "the bundle's message digest {} != the artifact's {}",
-                                short_hex(&claimed.digest),
-                                short_hex(&actual)
+                                "the bundle's message digest is {alg:?}; a SHA-256 digest cannot be checked against it"
                             ),
                         ));
                     }
+                };
+                if let Some(claimed) = digest
+                    && claimed.digest != actual
+                {
+                    return Err(Error::new(
+                        Check::Artifact,
+                        format!(
+                            "the bundle's message digest {} != the artifact's {}",
+                            short_hex(&claimed.digest),
+                            short_hex(&actual)
+                        ),
+                    ));
                 }
-                let verified = match artifact {
-                    Artifact::Bytes(b) => signer.key.verify(b, signature),
-                    Artifact::Sha256(d) => {
-                        signer
-                            .key
-                            .verify_prehashed(CryptoHash::Sha256, &d, signature)
+                let verified = match (signer.key.kind(), artifact) {
+                    (KeyKind::Ed25519, Artifact::Bytes(b)) => signer.key.verify(b, signature),
+                    (KeyKind::Ed25519, Artifact::Sha256(_)) => {
+                        return Err(Error::new(
+                            Check::Signature,
+                            "an Ed25519 signature covers the artifact itself: give the file, not its digest",
+                        ));
                     }
+                    _ => signer.key.verify_prehashed(crypto_alg, &actual, signature),
                 };
                 verified.map_err(|e| {
                     Error::new(
