@@ -30,7 +30,8 @@ pub struct BenchVerifyArgs {
 pub fn run(args: &BenchVerifyArgs) -> anyhow::Result<ExitCode> {
     let policy = policy_from(&args.verify)?;
     let verifier = Verifier::new(load_trust(args.verify.trusted_root.as_deref())?);
-    let bundle = std::fs::read(&args.verify.bundle).with_context(|| format!("{}", args.verify.bundle.display()))?;
+    let bundle = std::fs::read(&args.verify.bundle)
+        .with_context(|| format!("{}", args.verify.bundle.display()))?;
     let (bytes, digest) = load_artifact(&args.artifact)?;
     let artifact = match &bytes {
         Some(b) => Artifact::Bytes(b),
@@ -65,7 +66,10 @@ pub fn run(args: &BenchVerifyArgs) -> anyhow::Result<ExitCode> {
     let elapsed = start.elapsed().as_secs_f64();
     let n = done.load(Ordering::Relaxed);
     if failed.load(Ordering::Relaxed) > 0 {
-        anyhow::bail!("{} of {n} verifications failed during the benchmark", failed.load(Ordering::Relaxed));
+        anyhow::bail!(
+            "{} of {n} verifications failed during the benchmark",
+            failed.load(Ordering::Relaxed)
+        );
     }
     println!(
         "{{\"bundles\":{n},\"seconds\":{elapsed:.3},\"threads\":{threads},\"bundles_per_second\":{:.0},\"micros_per_bundle_per_thread\":{:.1}}}",

@@ -10,8 +10,8 @@ mod bench_cmd;
 mod intoto_cmd;
 mod log_client_cmd;
 mod log_cmd;
-mod witness_cmd;
 mod verify_cmd;
+mod witness_cmd;
 
 /// Secure a software supply chain end to end: sign, log, attest and verify.
 #[derive(Parser)]

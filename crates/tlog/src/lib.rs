@@ -14,6 +14,7 @@ pub mod note;
 pub mod pkix;
 pub mod static_ct;
 pub mod tile;
+pub mod witness_protocol;
 
 pub use checkpoint::Checkpoint;
 pub use error::{Error, Result};

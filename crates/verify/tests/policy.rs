@@ -198,8 +198,13 @@ fn embedded_root_is_the_public_good_root_sigstore_clients_ship() {
         "/../../../shared/vectors/sigstore/trusted-roots/public-good-production.json"
     ))
     .unwrap();
-    assert_eq!(chainseal_verify::PUBLIC_GOOD_TRUSTED_ROOT, shared.as_slice());
+    assert_eq!(
+        chainseal_verify::PUBLIC_GOOD_TRUSTED_ROOT,
+        shared.as_slice()
+    );
     // The digest prefix the vectors' README gives for the file sigstore clients embed.
-    let digest = hex::encode(chainseal_crypto::keys::sha256(chainseal_verify::PUBLIC_GOOD_TRUSTED_ROOT));
+    let digest = hex::encode(chainseal_crypto::keys::sha256(
+        chainseal_verify::PUBLIC_GOOD_TRUSTED_ROOT,
+    ));
     assert!(digest.starts_with("6494e21e"), "{digest}");
 }
