@@ -1,15 +1,16 @@
 //! The `chainseal` command line.
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod authority_cmd;
 mod bench_cmd;
 mod intoto_cmd;
 mod log_client_cmd;
 mod log_cmd;
+mod sign_cmd;
 mod verify_cmd;
 mod witness_cmd;
 
@@ -57,6 +58,18 @@ enum Command {
     /// in-toto: record supply-chain steps and verify layouts.
     #[command(subcommand)]
     Intoto(intoto_cmd::IntotoCommand),
+    /// Generate a signing key pair (encrypted private key, PEM public key).
+    GenerateKeyPair(sign_cmd::GenerateKeyPairArgs),
+    /// Sign a blob into a Sigstore bundle (with --key, or keyless with --identity-token).
+    SignBlob(sign_cmd::SignBlobArgs),
+    /// Attest a blob: an in-toto statement in DSSE, in a Sigstore bundle.
+    AttestBlob(sign_cmd::AttestBlobArgs),
+    /// CA (Fulcio API), TSA and development OIDC issuer.
+    #[command(subcommand)]
+    Authority(authority_cmd::AuthorityCommand),
+    /// Log, witness and authority in one process on loopback.
+    #[command(subcommand)]
+    Stack(authority_cmd::StackCommand),
     /// Transparency log: serve, monitor, load-test.
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
@@ -89,22 +102,8 @@ enum ConformanceCommand {
         /// The artifact path or sha256:<hex>.
         artifact: String,
     },
-    /// Sign a bundle (not available yet in this build).
-    SignBundle {
-        #[arg(long)]
-        staging: bool,
-        #[arg(long)]
-        in_toto: bool,
-        #[arg(long)]
-        identity_token: String,
-        #[arg(long)]
-        bundle: PathBuf,
-        #[arg(long)]
-        trusted_root: Option<PathBuf>,
-        #[arg(long)]
-        signing_config: Option<PathBuf>,
-        artifact: PathBuf,
-    },
+    /// Sign a bundle per the conformance protocol.
+    SignBundle(sign_cmd::ConformanceSignArgs),
 }
 
 fn main() -> ExitCode {
@@ -131,9 +130,14 @@ fn main() -> ExitCode {
                 verify_cmd::run(&args, &artifact, None, None)
             }
         }
-        Command::Conformance(ConformanceCommand::SignBundle { .. }) => Err(anyhow::anyhow!(
-            "sign-bundle: signing is not available in this build yet"
-        )),
+        Command::Conformance(ConformanceCommand::SignBundle(args)) => {
+            sign_cmd::conformance_sign(args)
+        }
+        Command::GenerateKeyPair(args) => sign_cmd::generate_key_pair(args),
+        Command::SignBlob(args) => sign_cmd::sign_blob(args),
+        Command::AttestBlob(args) => sign_cmd::attest_blob(args),
+        Command::Authority(cmd) => authority_cmd::run(cmd),
+        Command::Stack(cmd) => authority_cmd::run_stack(cmd),
         Command::Intoto(cmd) => intoto_cmd::run(cmd),
         Command::Log(cmd) => log_cmd::run(cmd),
         Command::Witness(cmd) => witness_cmd::run(cmd),

@@ -1,0 +1,2 @@
+//! chainseal-authority (work in progress).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! chainseal-sign (work in progress).
+#![forbid(unsafe_code)]
