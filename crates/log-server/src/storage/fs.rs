@@ -1,0 +1,294 @@
+//! The embedded store: a directory holding the tiles, entry bundles and checkpoint as
+//! files (written tmp → fsync → rename, then the directory fsynced), and a redb database
+//! (`log.redb`) holding the sequencer state and the dedup index.
+//!
+//! redb commits with `Durability::Immediate`: one fsync'd transaction per batch.
+//! redb also locks its file, so two processes can never serve one directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{Lease, PendingEntry, Storage};
+use crate::error::{Error, Result};
+
+const ENTRIES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("entries");
+const DEDUP: TableDefinition<'_, &[u8], u64> = TableDefinition::new("dedup");
+const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+const NEXT: &str = "next";
+const INTEGRATED: &str = "integrated";
+
+/// A directory + redb store.
+#[derive(Debug, Clone)]
+pub struct FsStorage {
+    dir: PathBuf,
+    db: Arc<Database>,
+    integrator: Arc<tokio::sync::Mutex<()>>,
+    tmp_seq: Arc<AtomicU64>,
+}
+
+fn db_err(context: &'static str) -> impl Fn(redb::Error) -> Error {
+    move |e| Error::storage(context, e)
+}
+
+fn io_err(context: String) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| Error::storage(context, e)
+}
+
+impl FsStorage {
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
+        let db = Database::create(dir.join("log.redb"))
+            .map_err(|e| Error::storage(format!("opening {}/log.redb", dir.display()), e))?;
+        let tx = db.begin_write().map_err(|e| db_err("begin")(e.into()))?;
+        {
+            tx.open_table(ENTRIES)
+                .map_err(|e| db_err("entries")(e.into()))?;
+            tx.open_table(DEDUP)
+                .map_err(|e| db_err("dedup")(e.into()))?;
+            tx.open_table(META).map_err(|e| db_err("meta")(e.into()))?;
+        }
+        tx.commit().map_err(|e| db_err("commit")(e.into()))?;
+        Ok(FsStorage {
+            dir: dir.to_owned(),
+            db: Arc::new(db),
+            integrator: Arc::new(tokio::sync::Mutex::new(())),
+            tmp_seq: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `(sequenced size, integrated size)`.
+    pub fn sizes(&self) -> Result<(u64, u64)> {
+        let tx = self
+            .db
+            .begin_read()
+            .map_err(|e| db_err("begin read")(e.into()))?;
+        let meta = tx.open_table(META).map_err(|e| db_err("meta")(e.into()))?;
+        let get = |k| -> Result<u64> {
+            Ok(meta
+                .get(k)
+                .map_err(|e| db_err("meta get")(e.into()))?
+                .map(|v| v.value())
+                .unwrap_or(0))
+        };
+        Ok((get(NEXT)?, get(INTEGRATED)?))
+    }
+
+    fn sequence_blocking(&self, batch: &[PendingEntry]) -> Result<Vec<u64>> {
+        let tx = self
+            .db
+            .begin_write()
+            .map_err(|e| db_err("begin")(e.into()))?;
+        let mut out = Vec::with_capacity(batch.len());
+        {
+            let mut meta = tx.open_table(META).map_err(|e| db_err("meta")(e.into()))?;
+            let mut entries = tx
+                .open_table(ENTRIES)
+                .map_err(|e| db_err("entries")(e.into()))?;
+            let mut dedup = tx
+                .open_table(DEDUP)
+                .map_err(|e| db_err("dedup")(e.into()))?;
+            let mut next = meta
+                .get(NEXT)
+                .map_err(|e| db_err("meta get")(e.into()))?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            for (leaf, body) in batch {
+                let existing = dedup
+                    .get(leaf.as_slice())
+                    .map_err(|e| db_err("dedup get")(e.into()))?
+                    .map(|v| v.value());
+                if let Some(i) = existing {
+                    out.push(i);
+                    continue;
+                }
+                entries
+                    .insert(next, body.as_slice())
+                    .map_err(|e| db_err("entries insert")(e.into()))?;
+                dedup
+                    .insert(leaf.as_slice(), next)
+                    .map_err(|e| db_err("dedup insert")(e.into()))?;
+                out.push(next);
+                next += 1;
+            }
+            meta.insert(NEXT, next)
+                .map_err(|e| db_err("meta insert")(e.into()))?;
+        }
+        tx.commit().map_err(|e| db_err("commit batch")(e.into()))?;
+        Ok(out)
+    }
+
+    fn lease_blocking(&self, max: usize) -> Result<(u64, Vec<Vec<u8>>)> {
+        let (next, integrated) = self.sizes()?;
+        let tx = self
+            .db
+            .begin_read()
+            .map_err(|e| db_err("begin read")(e.into()))?;
+        let entries = tx
+            .open_table(ENTRIES)
+            .map_err(|e| db_err("entries")(e.into()))?;
+        let end = next.min(integrated.saturating_add(max as u64));
+        let mut out = Vec::with_capacity((end - integrated) as usize);
+        for item in entries
+            .range(integrated..end)
+            .map_err(|e| db_err("entries range")(e.into()))?
+        {
+            let (k, v) = item.map_err(|e| db_err("entries read")(e.into()))?;
+            if k.value() != integrated + out.len() as u64 {
+                return Err(Error::Corrupt(format!(
+                    "sequenced entry {} is missing",
+                    integrated + out.len() as u64
+                )));
+            }
+            out.push(v.value().to_vec());
+        }
+        if out.len() as u64 != end - integrated {
+            return Err(Error::Corrupt(format!(
+                "sequenced entries {integrated}..{end} are incomplete"
+            )));
+        }
+        Ok((integrated, out))
+    }
+
+    fn commit_blocking(&self, old: u64, new_size: u64) -> Result<()> {
+        let tx = self
+            .db
+            .begin_write()
+            .map_err(|e| db_err("begin")(e.into()))?;
+        {
+            let mut meta = tx.open_table(META).map_err(|e| db_err("meta")(e.into()))?;
+            let mut entries = tx
+                .open_table(ENTRIES)
+                .map_err(|e| db_err("entries")(e.into()))?;
+            meta.insert(INTEGRATED, new_size)
+                .map_err(|e| db_err("meta insert")(e.into()))?;
+            for i in old..new_size {
+                entries
+                    .remove(i)
+                    .map_err(|e| db_err("entries remove")(e.into()))?;
+            }
+        }
+        tx.commit()
+            .map_err(|e| db_err("commit integration")(e.into()))
+    }
+
+    fn write_all_blocking(&self, objects: &[(String, Vec<u8>)]) -> Result<()> {
+        write_objects(&self.dir, &self.tmp_seq, objects)
+    }
+}
+
+/// Writes `bytes` to `dir/rel` atomically: tmp file, fsync, rename. Returns the parent.
+fn write_file(dir: &Path, seq: &AtomicU64, rel: &str, bytes: &[u8]) -> Result<PathBuf> {
+    use std::io::Write as _;
+    let path = dir.join(rel);
+    let parent = path
+        .parent()
+        .ok_or_else(|| Error::storage(rel.to_owned(), "no parent directory"))?
+        .to_owned();
+    std::fs::create_dir_all(&parent).map_err(io_err(format!("mkdir {}", parent.display())))?;
+    let n = seq.fetch_add(1, Ordering::Relaxed);
+    let tmp = parent.join(format!(".tmp-{}-{n}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(io_err(format!("create {}", tmp.display())))?;
+    f.write_all(bytes)
+        .map_err(io_err(format!("write {}", tmp.display())))?;
+    f.sync_all()
+        .map_err(io_err(format!("fsync {}", tmp.display())))?;
+    drop(f);
+    std::fs::rename(&tmp, &path).map_err(io_err(format!("rename to {}", path.display())))?;
+    Ok(parent)
+}
+
+/// Durably writes objects under `dir` (each tmp → fsync → rename, then each touched
+/// directory fsynced once).
+pub(crate) fn write_objects(
+    dir: &Path,
+    seq: &AtomicU64,
+    objects: &[(String, Vec<u8>)],
+) -> Result<()> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for (rel, bytes) in objects {
+        let parent = write_file(dir, seq, rel, bytes)?;
+        if !dirs.contains(&parent) {
+            dirs.push(parent);
+        }
+    }
+    for d in dirs {
+        sync_dir(&d)?;
+    }
+    Ok(())
+}
+
+/// Reads `dir/rel`; `None` if absent.
+pub(crate) async fn read_object(dir: &Path, rel: &str) -> Result<Option<Bytes>> {
+    match tokio::fs::read(dir.join(rel)).await {
+        Ok(b) => Ok(Some(Bytes::from(b))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::storage(format!("read {rel}"), e)),
+    }
+}
+
+fn sync_dir(d: &Path) -> Result<()> {
+    std::fs::File::open(d)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(format!("fsync dir {}", d.display())))
+}
+
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| Error::Unavailable("storage task failed"))?
+}
+
+impl Storage for FsStorage {
+    type Guard = tokio::sync::OwnedMutexGuard<()>;
+
+    async fn sequence(&self, batch: Vec<PendingEntry>) -> Result<Vec<u64>> {
+        let s = self.clone();
+        blocking(move || s.sequence_blocking(&batch)).await
+    }
+
+    async fn lease(&self, max: usize) -> Result<Option<Lease<Self::Guard>>> {
+        let guard = self.integrator.clone().lock_owned().await;
+        let s = self.clone();
+        let (integrated, entries) = blocking(move || s.lease_blocking(max)).await?;
+        Ok(Some(Lease {
+            integrated,
+            entries,
+            guard,
+        }))
+    }
+
+    async fn commit(&self, lease: Lease<Self::Guard>, new_size: u64) -> Result<()> {
+        let s = self.clone();
+        let old = lease.integrated;
+        let r = blocking(move || s.commit_blocking(old, new_size)).await;
+        drop(lease);
+        r
+    }
+
+    async fn read(&self, path: &str) -> Result<Option<Bytes>> {
+        read_object(&self.dir, path).await
+    }
+
+    async fn write_tiles(&self, objects: Vec<(String, Vec<u8>)>) -> Result<()> {
+        let s = self.clone();
+        blocking(move || s.write_all_blocking(&objects)).await
+    }
+
+    async fn write_checkpoint(&self, note: Vec<u8>) -> Result<()> {
+        let s = self.clone();
+        blocking(move || write_objects(&s.dir, &s.tmp_seq, &[("checkpoint".to_owned(), note)]))
+            .await
+    }
+}

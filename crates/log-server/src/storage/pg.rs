@@ -1,0 +1,327 @@
+//! Scale-out storage, Tessera's pattern: PostgreSQL sequences (a one-row counter locked
+//! `FOR UPDATE`, each batch inserted in one transaction) and holds the single integration
+//! lease (the `chainseal_integ` row, locked `FOR UPDATE SKIP LOCKED`); tiles, bundles and
+//! the checkpoint live in an object store (a local directory, written tmp → fsync →
+//! rename, or S3 through `object_store`). The read path never touches the database.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use bytes::Bytes;
+use object_store::ObjectStore;
+use tokio_postgres::NoTls;
+
+use super::fs::{blocking, read_object, write_objects};
+use super::{Lease, PendingEntry, Storage};
+use crate::error::{Error, Result};
+
+const SCHEMA: &str = "
+SELECT pg_advisory_xact_lock(7365098812);
+CREATE TABLE IF NOT EXISTS chainseal_seq_coord (id INT PRIMARY KEY, next BIGINT NOT NULL);
+INSERT INTO chainseal_seq_coord VALUES (0, 0) ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS chainseal_integ (id INT PRIMARY KEY, integrated BIGINT NOT NULL);
+INSERT INTO chainseal_integ VALUES (0, 0) ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS chainseal_seq (idx BIGINT PRIMARY KEY, body BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS chainseal_dedup (leaf BYTEA PRIMARY KEY, idx BIGINT NOT NULL);
+";
+
+/// Where tiles go.
+#[derive(Debug, Clone)]
+enum Objects {
+    Local(PathBuf, Arc<AtomicU64>),
+    Remote(Arc<dyn ObjectStore>),
+}
+
+/// PostgreSQL + object store.
+#[derive(Clone)]
+pub struct PgStorage {
+    pool: deadpool_postgres::Pool,
+    integrator: Arc<tokio::sync::Mutex<Option<tokio_postgres::Client>>>,
+    url: String,
+    objects: Objects,
+}
+
+impl std::fmt::Debug for PgStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PgStorage {{ objects: {:?} }}", self.objects)
+    }
+}
+
+fn pg(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
+    move |e| Error::storage(context, e)
+}
+
+fn to_i64(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| Error::Corrupt(format!("{v} exceeds i64")))
+}
+
+fn to_u64(v: i64) -> Result<u64> {
+    u64::try_from(v).map_err(|_| Error::Corrupt(format!("negative index {v}")))
+}
+
+async fn connect(url: &str) -> Result<tokio_postgres::Client> {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .map_err(pg("connecting to PostgreSQL"))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::warn!("PostgreSQL connection: {e}");
+        }
+    });
+    Ok(client)
+}
+
+impl PgStorage {
+    /// Connects to `postgres_url`, creates the schema if needed, and stores tiles in
+    /// `objects` (a directory path, `file://…`, or `s3://bucket[/prefix]` configured from
+    /// the usual `AWS_*` environment variables).
+    pub async fn open(postgres_url: &str, objects: &str) -> Result<Self> {
+        let objects = if let Some(rest) = objects.strip_prefix("s3://") {
+            let store = object_store::aws::AmazonS3Builder::from_env()
+                .with_url(format!("s3://{rest}"))
+                .build()
+                .map_err(|e| Error::Config(format!("object store {objects}: {e}")))?;
+            let prefix = rest.split_once('/').map(|(_, p)| p).unwrap_or("");
+            let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+                Arc::new(store)
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+            };
+            Objects::Remote(store)
+        } else {
+            let dir = PathBuf::from(objects.strip_prefix("file://").unwrap_or(objects));
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::storage(format!("creating {}", dir.display()), e))?;
+            Objects::Local(dir, Arc::new(AtomicU64::new(0)))
+        };
+        let mut cfg = deadpool_postgres::Config::new();
+        cfg.url = Some(postgres_url.to_owned());
+        let pool = cfg
+            .create_pool(Some(deadpool_postgres::Runtime::Tokio1), NoTls)
+            .map_err(|e| Error::Config(format!("PostgreSQL pool: {e}")))?;
+        let mut client = connect(postgres_url).await?;
+        let tx = client.transaction().await.map_err(pg("begin"))?;
+        tx.batch_execute(SCHEMA)
+            .await
+            .map_err(pg("creating the schema"))?;
+        tx.commit().await.map_err(pg("commit schema"))?;
+        Ok(PgStorage {
+            pool,
+            integrator: Arc::new(tokio::sync::Mutex::new(Some(client))),
+            url: postgres_url.to_owned(),
+            objects,
+        })
+    }
+
+    async fn lease_inner(
+        &self,
+        client: &tokio_postgres::Client,
+        max: usize,
+    ) -> Result<Option<(u64, Vec<Vec<u8>>)>> {
+        // Clear any transaction a failed round left open, then try to take the lease.
+        let _ = client.batch_execute("ROLLBACK").await;
+        client.batch_execute("BEGIN").await.map_err(pg("begin"))?;
+        let row = client
+            .query_opt(
+                "SELECT integrated FROM chainseal_integ WHERE id = 0 FOR UPDATE SKIP LOCKED",
+                &[],
+            )
+            .await
+            .map_err(pg("locking the integration row"))?;
+        let Some(row) = row else {
+            client
+                .batch_execute("ROLLBACK")
+                .await
+                .map_err(pg("rollback"))?;
+            return Ok(None);
+        };
+        let integrated = to_u64(row.get(0))?;
+        let rows = client
+            .query(
+                "SELECT idx, body FROM chainseal_seq WHERE idx >= $1 ORDER BY idx LIMIT $2",
+                &[&to_i64(integrated)?, &to_i64(max as u64)?],
+            )
+            .await
+            .map_err(pg("reading sequenced entries"))?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for r in rows {
+            let idx = to_u64(r.get(0))?;
+            if idx != integrated + entries.len() as u64 {
+                return Err(Error::Corrupt(format!(
+                    "sequenced entry {} is missing",
+                    integrated + entries.len() as u64
+                )));
+            }
+            entries.push(r.get::<_, Vec<u8>>(1));
+        }
+        Ok(Some((integrated, entries)))
+    }
+}
+
+impl Storage for PgStorage {
+    type Guard = tokio::sync::OwnedMutexGuard<Option<tokio_postgres::Client>>;
+
+    async fn sequence(&self, batch: Vec<PendingEntry>) -> Result<Vec<u64>> {
+        let mut client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| Error::storage("PostgreSQL pool", e))?;
+        let tx = client.transaction().await.map_err(pg("begin"))?;
+        let next: i64 = tx
+            .query_one(
+                "SELECT next FROM chainseal_seq_coord WHERE id = 0 FOR UPDATE",
+                &[],
+            )
+            .await
+            .map_err(pg("locking the sequence counter"))?
+            .get(0);
+        let leaves: Vec<Vec<u8>> = batch.iter().map(|(l, _)| l.to_vec()).collect();
+        let known = tx
+            .query(
+                "SELECT leaf, idx FROM chainseal_dedup WHERE leaf = ANY($1)",
+                &[&leaves],
+            )
+            .await
+            .map_err(pg("dedup lookup"))?;
+        let mut seen: std::collections::HashMap<Vec<u8>, i64> = known
+            .into_iter()
+            .map(|r| (r.get::<_, Vec<u8>>(0), r.get::<_, i64>(1)))
+            .collect();
+        let (mut idxs, mut bodies, mut new_leaves, mut out) = (vec![], vec![], vec![], vec![]);
+        let mut n = next;
+        for ((_, body), leaf) in batch.iter().zip(leaves) {
+            if let Some(i) = seen.get(&leaf) {
+                out.push(to_u64(*i)?);
+                continue;
+            }
+            seen.insert(leaf.clone(), n);
+            idxs.push(n);
+            bodies.push(body.as_slice());
+            new_leaves.push(leaf);
+            out.push(to_u64(n)?);
+            n += 1;
+        }
+        if !idxs.is_empty() {
+            tx.execute(
+                "INSERT INTO chainseal_seq (idx, body) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[])",
+                &[&idxs, &bodies],
+            )
+            .await
+            .map_err(pg("inserting entries"))?;
+            tx.execute(
+                "INSERT INTO chainseal_dedup (leaf, idx) SELECT * FROM UNNEST($1::BYTEA[], $2::BIGINT[])",
+                &[&new_leaves, &idxs],
+            )
+            .await
+            .map_err(pg("inserting dedup keys"))?;
+            tx.execute(
+                "UPDATE chainseal_seq_coord SET next = $1 WHERE id = 0",
+                &[&n],
+            )
+            .await
+            .map_err(pg("advancing the counter"))?;
+        }
+        tx.commit().await.map_err(pg("commit batch"))?;
+        Ok(out)
+    }
+
+    async fn lease(&self, max: usize) -> Result<Option<Lease<Self::Guard>>> {
+        let mut guard = self.integrator.clone().lock_owned().await;
+        if guard.as_ref().is_none_or(|c| c.is_closed()) {
+            *guard = Some(connect(&self.url).await?);
+        }
+        let Some(client) = guard.as_ref() else {
+            return Err(Error::Unavailable("no PostgreSQL connection"));
+        };
+        match self.lease_inner(client, max).await {
+            Ok(Some((integrated, entries))) => Ok(Some(Lease {
+                integrated,
+                entries,
+                guard,
+            })),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn commit(&self, lease: Lease<Self::Guard>, new_size: u64) -> Result<()> {
+        let Some(client) = lease.guard.as_ref() else {
+            return Err(Error::Unavailable("no PostgreSQL connection"));
+        };
+        let n = to_i64(new_size)?;
+        let r = async {
+            client
+                .execute(
+                    "UPDATE chainseal_integ SET integrated = $1 WHERE id = 0",
+                    &[&n],
+                )
+                .await
+                .map_err(pg("recording the integrated size"))?;
+            client
+                .execute("DELETE FROM chainseal_seq WHERE idx < $1", &[&n])
+                .await
+                .map_err(pg("deleting integrated entries"))?;
+            client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(pg("commit integration"))
+        }
+        .await;
+        if r.is_err() {
+            let _ = client.batch_execute("ROLLBACK").await;
+        }
+        r
+    }
+
+    async fn read(&self, path: &str) -> Result<Option<Bytes>> {
+        match &self.objects {
+            Objects::Local(dir, _) => read_object(dir, path).await,
+            Objects::Remote(store) => {
+                match store.get(&object_store::path::Path::from(path)).await {
+                    Ok(r) => r
+                        .bytes()
+                        .await
+                        .map(Some)
+                        .map_err(|e| Error::storage(format!("read {path}"), e)),
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(Error::storage(format!("read {path}"), e)),
+                }
+            }
+        }
+    }
+
+    async fn write_tiles(&self, objects: Vec<(String, Vec<u8>)>) -> Result<()> {
+        match &self.objects {
+            Objects::Local(dir, seq) => {
+                let (dir, seq) = (dir.clone(), seq.clone());
+                blocking(move || write_objects(&dir, &seq, &objects)).await
+            }
+            Objects::Remote(store) => {
+                let mut set = tokio::task::JoinSet::new();
+                for (p, b) in objects {
+                    let store = store.clone();
+                    set.spawn(async move {
+                        store
+                            .put(&object_store::path::Path::from(p.as_str()), b.into())
+                            .await
+                            .map_err(|e| Error::storage(format!("put {p}"), e))
+                    });
+                }
+                while let Some(r) = set.join_next().await {
+                    r.map_err(|_| Error::Unavailable("object store task failed"))??;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn write_checkpoint(&self, note: Vec<u8>) -> Result<()> {
+        self.write_tiles(vec![("checkpoint".to_owned(), note)])
+            .await
+    }
+}
