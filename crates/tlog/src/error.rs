@@ -16,7 +16,7 @@ pub enum Error {
     /// A proof has the wrong number of hashes for its (index, size) or (size1, size2).
     #[error("{proof} proof: wrong length: got {got} hashes, expected {expected}")]
     ProofLength {
-        /// `"inclusion"` or `"consistency"`.
+        /// `"inclusion"`, `"consistency"`, `"subtree inclusion"` or `"subtree consistency"`.
         proof: &'static str,
         /// Number of hashes received.
         got: usize,
@@ -111,6 +111,50 @@ pub enum Error {
     CheckpointMalformed {
         /// What is wrong.
         reason: String,
+    },
+    /// `[start, end)` is not a valid subtree (draft-ietf-plants-merkle-tree-certs §4.1:
+    /// `start <= end` and `start` a multiple of `BIT_CEIL(end - start)`).
+    #[error("subtree [{start}, {end}) is invalid: {reason}")]
+    InvalidSubtree {
+        /// First index of the subtree.
+        start: u64,
+        /// One past the last index of the subtree.
+        end: u64,
+        /// Why the range is rejected.
+        reason: &'static str,
+    },
+    /// A leaf index is not inside the subtree (`index < start` or `index >= end`).
+    #[error("subtree inclusion proof: index {index} is outside subtree [{start}, {end})")]
+    SubtreeIndexOutOfRange {
+        /// The leaf index.
+        index: u64,
+        /// First index of the subtree.
+        start: u64,
+        /// One past the last index of the subtree.
+        end: u64,
+    },
+    /// A subtree does not fit in the tree it is claimed to be consistent with (`end > size`).
+    #[error("subtree consistency proof: subtree [{start}, {end}) does not fit in tree size {size}")]
+    SubtreeBeyondTree {
+        /// First index of the subtree.
+        start: u64,
+        /// One past the last index of the subtree.
+        end: u64,
+        /// The tree size.
+        size: u64,
+    },
+    /// A hash recomputed from a subtree inclusion/consistency proof differs from the
+    /// expected one.
+    #[error("{proof} proof: computed {which} hash {computed} != expected {which} hash {expected}")]
+    SubtreeHashMismatch {
+        /// `"subtree inclusion"` or `"subtree consistency"`.
+        proof: &'static str,
+        /// `"subtree"` (the subtree hash) or `"tree"` (the root of the whole tree).
+        which: &'static str,
+        /// Hex of the recomputed hash.
+        computed: String,
+        /// Hex of the expected hash.
+        expected: String,
     },
     /// A tile path is malformed.
     #[error("tile path {path:?}: {reason}")]

@@ -13,6 +13,7 @@ pub mod merkle;
 pub mod note;
 pub mod pkix;
 pub mod static_ct;
+pub mod subtree;
 pub mod tile;
 pub mod witness_protocol;
 
