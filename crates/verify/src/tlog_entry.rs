@@ -279,94 +279,58 @@ fn sha256_output(h: &HashOutput) -> Option<&[u8]> {
 }
 
 fn check_body(i: usize, body: &EntryBody, exp: &Expected<'_>) -> Result<(), Error> {
-    let mismatch = |what: &str| {
-        err(
-            Check::TlogEntry,
-            i,
-            format!("{what} in the log entry does not match the bundle"),
-        )
-    };
+    let pem = |v: &Vec<u8>| pem_is_signer(v, exp.signer);
+    let v2 = |v: &V2Verifier| v2_is_signer(v, exp.signer);
     match (&exp.bundle.content, body) {
         (
             Content::MessageSignature { signature, .. },
             EntryBody::HashedRekordV001 {
                 digest,
-                signature: logged_sig,
+                signature: logged,
                 verifier_pem,
             },
         ) => {
-            if sha256_output(digest) != Some(exp.artifact_sha256.as_slice()) {
-                return Err(err(
-                    Check::TlogEntry,
-                    i,
-                    format!(
-                        "artifact digest {} in the log entry != artifact sha256 {}",
-                        short_hex(&digest.digest),
-                        short_hex(&exp.artifact_sha256)
-                    ),
-                ));
-            }
-            if logged_sig != signature {
-                return Err(mismatch("signature"));
-            }
-            if !pem_is_signer(verifier_pem, exp.signer) {
-                return Err(mismatch("public key or certificate"));
-            }
+            check_digest(i, digest, &exp.artifact_sha256, "artifact sha256")?;
+            check_signatures(
+                i,
+                std::slice::from_ref(&(logged.clone(), verifier_pem.clone())),
+                signature,
+                pem,
+            )
         }
         (
             Content::MessageSignature { signature, .. },
             EntryBody::HashedRekordV002 {
                 digest,
-                signature: logged_sig,
+                signature: logged,
                 verifier,
             },
         ) => {
-            if sha256_output(digest) != Some(exp.artifact_sha256.as_slice()) {
-                return Err(err(
-                    Check::TlogEntry,
-                    i,
-                    format!(
-                        "artifact digest {} in the log entry != artifact sha256 {}",
-                        short_hex(&digest.digest),
-                        short_hex(&exp.artifact_sha256)
-                    ),
-                ));
-            }
-            if logged_sig != signature {
-                return Err(mismatch("signature"));
-            }
-            if !v2_is_signer(verifier, exp.signer) {
-                return Err(mismatch("verifier key or certificate"));
-            }
+            check_digest(i, digest, &exp.artifact_sha256, "artifact sha256")?;
+            check_signatures(
+                i,
+                std::slice::from_ref(&(logged.clone(), verifier.clone())),
+                signature,
+                v2,
+            )
         }
         (
             Content::Dsse(env),
             EntryBody::HashedRekordV002 {
                 digest,
-                signature: logged_sig,
+                signature: logged,
                 verifier,
             },
         ) => {
             // DSSE over hashedrekord: the entry digest is SHA-256 of the PAE.
             let pae_digest = chainseal_crypto::keys::sha256(&env.pae());
-            if sha256_output(digest) != Some(pae_digest.as_slice()) {
-                return Err(err(
-                    Check::TlogEntry,
-                    i,
-                    format!(
-                        "digest {} in the log entry != SHA-256 of the envelope's PAE {}",
-                        short_hex(&digest.digest),
-                        short_hex(&pae_digest)
-                    ),
-                ));
-            }
-            let sig = single_signature(i, env)?;
-            if logged_sig.as_slice() != sig {
-                return Err(mismatch("signature"));
-            }
-            if !v2_is_signer(verifier, exp.signer) {
-                return Err(mismatch("verifier key or certificate"));
-            }
+            check_digest(i, digest, &pae_digest, "SHA-256 of the envelope's PAE")?;
+            check_signatures(
+                i,
+                std::slice::from_ref(&(logged.clone(), verifier.clone())),
+                single_signature(i, env)?,
+                v2,
+            )
         }
         (
             Content::Dsse(env),
@@ -375,14 +339,13 @@ fn check_body(i: usize, body: &EntryBody, exp: &Expected<'_>) -> Result<(), Erro
                 signatures,
             },
         ) => {
-            check_payload_hash(i, payload_hash, &env.payload)?;
-            let sig = single_signature(i, env)?;
-            if signatures.len() != 1
-                || signatures[0].0 != sig
-                || !pem_is_signer(&signatures[0].1, exp.signer)
-            {
-                return Err(mismatch("signature set"));
-            }
+            check_digest(
+                i,
+                payload_hash,
+                &chainseal_crypto::keys::sha256(&env.payload),
+                "SHA-256 of the envelope payload",
+            )?;
+            check_signatures(i, signatures, single_signature(i, env)?, pem)
         }
         (
             Content::Dsse(env),
@@ -391,14 +354,13 @@ fn check_body(i: usize, body: &EntryBody, exp: &Expected<'_>) -> Result<(), Erro
                 signatures,
             },
         ) => {
-            check_payload_hash(i, payload_hash, &env.payload)?;
-            let sig = single_signature(i, env)?;
-            if signatures.len() != 1
-                || signatures[0].0 != sig
-                || !v2_is_signer(&signatures[0].1, exp.signer)
-            {
-                return Err(mismatch("signature set"));
-            }
+            check_digest(
+                i,
+                payload_hash,
+                &chainseal_crypto::keys::sha256(&env.payload),
+                "SHA-256 of the envelope payload",
+            )?;
+            check_signatures(i, signatures, single_signature(i, env)?, v2)
         }
         (
             Content::Dsse(env),
@@ -409,20 +371,19 @@ fn check_body(i: usize, body: &EntryBody, exp: &Expected<'_>) -> Result<(), Erro
                 signatures,
             },
         ) => {
-            check_payload_hash(i, payload_hash, &env.payload)?;
+            check_digest(
+                i,
+                payload_hash,
+                &chainseal_crypto::keys::sha256(&env.payload),
+                "SHA-256 of the envelope payload",
+            )?;
             if payload != &env.payload {
-                return Err(mismatch("payload"));
+                return Err(mismatch(i, "payload"));
             }
             if payload_type != &env.payload_type {
-                return Err(mismatch("payload type"));
+                return Err(mismatch(i, "payload type"));
             }
-            let sig = single_signature(i, env)?;
-            if signatures.len() != 1
-                || signatures[0].0 != sig
-                || !pem_is_signer(&signatures[0].1, exp.signer)
-            {
-                return Err(mismatch("signature set"));
-            }
+            check_signatures(i, signatures, single_signature(i, env)?, pem)
         }
         (content, body) => {
             let c = match content {
@@ -436,30 +397,61 @@ fn check_body(i: usize, body: &EntryBody, exp: &Expected<'_>) -> Result<(), Erro
                 EntryBody::DsseV002 { .. } => "dsse 0.0.2",
                 EntryBody::IntotoV002 { .. } => "intoto 0.0.2",
             };
-            return Err(err(
+            Err(err(
                 Check::TlogEntry,
                 i,
                 format!("bundle content is {c} but the log entry is {b}"),
-            ));
+            ))
         }
     }
-    Ok(())
 }
 
-fn check_payload_hash(i: usize, h: &HashOutput, payload: &[u8]) -> Result<(), Error> {
-    let actual = chainseal_crypto::keys::sha256(payload);
-    if sha256_output(h) != Some(actual.as_slice()) {
+fn mismatch(i: usize, what: &str) -> Error {
+    err(
+        Check::TlogEntry,
+        i,
+        format!("{what} in the log entry does not match the bundle"),
+    )
+}
+
+/// The logged digest must be SHA-256 and equal `expected`.
+fn check_digest(i: usize, logged: &HashOutput, expected: &[u8], what: &str) -> Result<(), Error> {
+    if sha256_output(logged) != Some(expected) {
         return Err(err(
             Check::TlogEntry,
             i,
             format!(
-                "payload hash {} in the log entry != SHA-256 of the envelope payload {}",
-                short_hex(&h.digest),
-                short_hex(&actual)
+                "digest {} in the log entry != {what} {}",
+                short_hex(&logged.digest),
+                short_hex(expected)
             ),
         ));
     }
     Ok(())
+}
+
+/// The log entry must record exactly one signature: the bundle's, by the bundle's signer.
+fn check_signatures<V>(
+    i: usize,
+    logged: &[(Vec<u8>, V)],
+    sig: &[u8],
+    is_signer: impl Fn(&V) -> bool,
+) -> Result<(), Error> {
+    match logged {
+        [(logged_sig, verifier)] => {
+            if logged_sig.as_slice() != sig {
+                return Err(mismatch(i, "signature"));
+            }
+            if !is_signer(verifier) {
+                return Err(mismatch(i, "verifier key or certificate"));
+            }
+            Ok(())
+        }
+        _ => Err(mismatch(
+            i,
+            &format!("signature set ({} signatures)", logged.len()),
+        )),
+    }
 }
 
 pub(crate) fn single_signature(
