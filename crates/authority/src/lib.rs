@@ -1,2 +1,24 @@
-//! chainseal-authority (work in progress).
+//! chainseal-authority: the issuing side of keyless signing.
+//!
+//! - [`ca`]: a Fulcio v2-compatible certificate authority issuing 10-minute code-signing
+//!   certificates with an embedded SCT from chainseal's own CT log ([`ct`]).
+//! - [`oidc`]: OIDC identity-token verification (discovery + cached JWKS) and a
+//!   development issuer.
+//! - [`tsa`]: an RFC 3161 time-stamping authority.
+//! - [`http`]: the REST API serving all three; [`stack`]: log + witness + authority in one
+//!   process, writing the trust files clients point at.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod certs;
+mod error;
+
+pub use error::{Error, Result};
+pub mod ca;
+pub mod ct;
+pub mod http;
+pub mod oidc;
+pub mod stack;
+pub mod store;
+pub mod trustroot;
+pub mod tsa;

@@ -1,33 +1,200 @@
-//! `chainseal authority …` and `chainseal stack …` (owned by the authority work; placeholder).
+//! `chainseal authority …` and `chainseal stack …`: thin wrappers over
+//! `chainseal_authority`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use clap::Subcommand;
+use anyhow::Context as _;
+use chainseal_authority::http::Authority;
+use chainseal_authority::stack::{self, StackConfig};
+use chainseal_authority::store::{AuthorityDir, Component};
+use clap::{Args, Subcommand, ValueEnum};
 
 /// Authority subcommands: CA, TSA and development OIDC issuer.
 #[derive(Subcommand)]
 pub enum AuthorityCommand {
     /// Serve the CA (Fulcio v2 API), TSA (RFC 3161) and development OIDC issuer.
-    Serve,
+    Serve(ServeArgs),
+    /// Print an identity token signed by the development issuer kept in --dir.
+    Token(TokenArgs),
+}
+
+/// `chainseal authority serve` arguments.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// State directory (keys and certificates are created there on first start).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: String,
+    /// Public base URL (default: http://<listen address>); the development issuer's `iss`.
+    #[arg(long)]
+    url: Option<String>,
+    /// Accept tokens from this external OIDC issuer too (discovery + JWKS). Repeatable.
+    #[arg(long = "issuer")]
+    issuers: Vec<String>,
+}
+
+/// `chainseal authority token` arguments.
+#[derive(Args)]
+pub struct TokenArgs {
+    /// The authority's state directory (a stack's is <stack dir>/authority).
+    #[arg(long)]
+    dir: PathBuf,
+    /// `sub` claim.
+    #[arg(long)]
+    subject: String,
+    /// `email` claim (marked verified); the certificate then carries it as SAN.
+    #[arg(long)]
+    email: Option<String>,
+    /// `aud` claim.
+    #[arg(long, default_value = "sigstore")]
+    audience: String,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 600)]
+    ttl: i64,
+    /// `iss` claim (default: the URL recorded by the last `serve`).
+    #[arg(long)]
+    issuer: Option<String>,
 }
 
 /// `chainseal stack` subcommands.
 #[derive(Subcommand)]
 pub enum StackCommand {
     /// Run log, witness and authority in one process on loopback.
-    Serve,
+    Serve(StackServeArgs),
+    /// Rotate a component's keys; old keys stay in the trusted root with a closed validFor.
+    Rotate(StackRotateArgs),
+}
+
+/// `chainseal stack serve` arguments.
+#[derive(Args)]
+pub struct StackServeArgs {
+    /// Stack directory.
+    #[arg(long)]
+    dir: PathBuf,
+    /// First port on first start: log = base, witness = base+1, authority = base+2
+    /// (0 = any free ports). Later starts reuse the recorded ports.
+    #[arg(long, default_value_t = 0)]
+    listen_base: u16,
+    /// Accept tokens from this external OIDC issuer too. Repeatable.
+    #[arg(long = "issuer")]
+    issuers: Vec<String>,
+}
+
+/// What `stack rotate` rotates.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum RotateWhat {
+    /// The certificate authority.
+    Ca,
+    /// The time-stamping authority.
+    Tsa,
+    /// The certificate transparency log.
+    Ct,
+    /// The transparency log (not supported: a new log is a new shard).
+    Log,
+}
+
+/// `chainseal stack rotate` arguments.
+#[derive(Args)]
+pub struct StackRotateArgs {
+    /// Stack directory.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Component to rotate.
+    what: RotateWhat,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// Run an authority subcommand.
 pub fn run(cmd: AuthorityCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        AuthorityCommand::Serve => anyhow::bail!("not implemented yet"),
+        AuthorityCommand::Serve(args) => {
+            let dir = AuthorityDir::open(&args.dir)?;
+            runtime()?.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(&args.listen)
+                    .await
+                    .with_context(|| format!("binding {}", args.listen))?;
+                let addr = listener.local_addr()?;
+                let url = args.url.unwrap_or_else(|| format!("http://{addr}"));
+                dir.set_public_url(&url)?;
+                let authority = Arc::new(Authority::load(&dir, &url, args.issuers)?);
+                eprintln!("chainseal authority: listening on {url}");
+                let shutdown = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                chainseal_authority::http::serve(listener, authority, shutdown).await?;
+                Ok::<_, anyhow::Error>(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthorityCommand::Token(args) => {
+            let dir = AuthorityDir::open(&args.dir)?;
+            let url = match args.issuer {
+                Some(u) => u,
+                None => dir.public_url()?,
+            };
+            let dev = chainseal_authority::oidc::DevIssuer::new(&url, dir.dev_key()?)?;
+            println!(
+                "{}",
+                dev.mint(
+                    &args.subject,
+                    args.email.as_deref(),
+                    &args.audience,
+                    args.ttl
+                )?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
 /// Run a stack subcommand.
 pub fn run_stack(cmd: StackCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        StackCommand::Serve => anyhow::bail!("not implemented yet"),
+        StackCommand::Serve(args) => {
+            let cfg = StackConfig {
+                dir: args.dir,
+                listen_base: args.listen_base,
+                issuers: args.issuers,
+            };
+            runtime()?.block_on(async move {
+                let s = stack::start(&cfg).await?;
+                eprintln!("chainseal stack: log       {}", s.log_url);
+                eprintln!("chainseal stack: witness   {}", s.witness_url);
+                eprintln!("chainseal stack: authority {}", s.authority_url);
+                eprintln!(
+                    "chainseal stack: wrote {}/{{trusted_root,signing_config,client_trust_config}}.json",
+                    cfg.dir.display()
+                );
+                let _ = tokio::signal::ctrl_c().await;
+                s.stop().await;
+                Ok::<_, anyhow::Error>(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        StackCommand::Rotate(args) => {
+            let c = match args.what {
+                RotateWhat::Ca => Component::Ca,
+                RotateWhat::Tsa => Component::Tsa,
+                RotateWhat::Ct => Component::Ct,
+                RotateWhat::Log => anyhow::bail!(
+                    "rotating the transparency log means starting a new log shard; not supported by `stack rotate`"
+                ),
+            };
+            let id = stack::rotate(&args.dir, c)?;
+            eprintln!(
+                "chainseal stack: rotated to generation {id}; restart `chainseal stack serve` to use it"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

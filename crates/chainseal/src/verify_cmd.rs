@@ -57,16 +57,15 @@ pub struct VerifyArgs {
 
 /// The artifact as given: a file, or `sha256:<hex>` when no such file exists.
 pub fn load_artifact(arg: &str) -> anyhow::Result<(Option<Vec<u8>>, [u8; 32])> {
-    if let Some(hex_digest) = arg.strip_prefix("sha256:") {
-        if !Path::new(arg).exists() {
-            let bytes = hex::decode(hex_digest).with_context(|| {
-                format!("{arg}: not a file, and not a valid sha256:<hex> digest")
-            })?;
-            let digest: [u8; 32] = bytes
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("{arg}: a sha256 digest has 64 hex characters"))?;
-            return Ok((None, digest));
-        }
+    if let Some(hex_digest) = arg.strip_prefix("sha256:")
+        && !Path::new(arg).exists()
+    {
+        let bytes = hex::decode(hex_digest)
+            .with_context(|| format!("{arg}: not a file, and not a valid sha256:<hex> digest"))?;
+        let digest: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{arg}: a sha256 digest has 64 hex characters"))?;
+        return Ok((None, digest));
     }
     let path = Path::new(arg);
     let mut file = File::open(path).with_context(|| format!("artifact {}", path.display()))?;
@@ -199,12 +198,12 @@ fn check_content_kind(
             "verification failed: artifact: the bundle holds an attestation (use verify-blob-attestation)"
         );
     }
-    if let (Some(want), Some(got)) = (predicate_type, report.predicate_type.as_deref()) {
-        if want != got {
-            bail!(
-                "verification failed: artifact: predicate type {got:?} is not the requested {want:?}"
-            );
-        }
+    if let (Some(want), Some(got)) = (predicate_type, report.predicate_type.as_deref())
+        && want != got
+    {
+        bail!(
+            "verification failed: artifact: predicate type {got:?} is not the requested {want:?}"
+        );
     }
     Ok(())
 }
