@@ -155,32 +155,6 @@ pub fn rotate(dir: &Path, component: Component) -> Result<u32> {
     Ok(id)
 }
 
-/// Logs a genesis entry (a hashedrekord by a throwaway key over a fixed message) so that
-/// client entries start at index 1. Some clients (sigstore-python 4.5.1) refuse a Rekor v2
-/// response for index 0, whose `logIndex` and empty `hashes` proto3 JSON omits.
-async fn seed_log(log: &Log<FsStorage>) -> Result<()> {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD;
-    use chainseal_crypto::keys::{KeyKind, PrivateKey, sha256};
-    let key = PrivateKey::generate(KeyKind::EcdsaP256)?;
-    let msg = b"chainseal stack genesis";
-    let req = serde_json::json!({"hashedRekordRequestV002": {
-        "digest": STANDARD.encode(sha256(msg)),
-        "signature": {
-            "content": STANDARD.encode(key.sign(msg)?),
-            "verifier": {
-                "publicKey": {"rawBytes": STANDARD.encode(key.public_key().spki_der())},
-                "keyDetails": "PKIX_ECDSA_P256_SHA_256"
-            }
-        }
-    }});
-    let body = serde_json::to_vec(&req).map_err(|e| Error::Service(e.to_string()))?;
-    log.submit(&body)
-        .await
-        .map_err(|e| Error::Service(format!("logging the genesis entry: {e}")))?;
-    Ok(())
-}
-
 /// Starts log, witness and authority; returns once all listen and the trust files are
 /// written.
 pub async fn start(cfg: &StackConfig) -> Result<RunningStack> {
@@ -254,15 +228,6 @@ pub async fn start(cfg: &StackConfig) -> Result<RunningStack> {
     let log = Log::start(storage, signer, lc)
         .await
         .map_err(|e| Error::Service(format!("log: {e}")))?;
-    let empty = log
-        .storage()
-        .sizes()
-        .map_err(|e| Error::Service(format!("log storage: {e}")))?
-        .0
-        == 0;
-    if empty {
-        seed_log(&log).await?;
-    }
     tasks.push(tokio::spawn(async move {
         if let Err(e) = chainseal_log_server::serve(log, log_l).await {
             tracing::error!("log: {e}");

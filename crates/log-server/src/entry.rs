@@ -12,7 +12,6 @@ use chainseal_crypto::keys::{HashAlgorithm, KeyKind, PublicKey};
 use chainseal_crypto::x509::Certificate;
 use chainseal_tlog::Hash;
 use sigstore_protobuf_specs::dev::sigstore::common::v1 as pb_common;
-use sigstore_protobuf_specs::dev::sigstore::rekor::v1 as pb_v1;
 use sigstore_protobuf_specs::dev::sigstore::rekor::v2 as pb_v2;
 
 use crate::error::{Error, Result};
@@ -268,30 +267,26 @@ pub struct Included<'a> {
 }
 
 /// The `TransparencyLogEntry` (protobuf-specs JSON) for an included entry.
+///
+/// Written directly rather than through the protobuf mapping, which drops default values:
+/// for entry 0 it would omit `logIndex` and for a one-entry tree the empty `hashes`, and
+/// clients such as sigstore-python 4.5.1 reject such a response. Every field is explicit.
 pub fn transparency_log_entry(inc: &Included<'_>) -> Result<Vec<u8>> {
-    let to_i64 = |v: u64| i64::try_from(v).map_err(|_| Error::Corrupt(format!("{v} exceeds i64")));
-    let tle = pb_v1::TransparencyLogEntry {
-        log_index: to_i64(inc.index)?,
-        log_id: Some(pb_common::LogId {
-            key_id: inc.log_id.to_vec(),
-        }),
-        kind_version: Some(pb_v1::KindVersion {
-            kind: inc.kind.to_owned(),
-            version: "0.0.2".to_owned(),
-        }),
-        integrated_time: 0,
-        inclusion_promise: None,
-        inclusion_proof: Some(pb_v1::InclusionProof {
-            log_index: to_i64(inc.index)?,
-            root_hash: inc.root.to_vec(),
-            tree_size: to_i64(inc.tree_size)?,
-            hashes: inc.proof.iter().map(|h| h.to_vec()).collect(),
-            checkpoint: Some(pb_v1::Checkpoint {
-                envelope: inc.checkpoint.to_owned(),
-            }),
-        }),
-        canonicalized_body: inc.body.to_vec(),
-    };
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let tle = serde_json::json!({
+        "logIndex": inc.index.to_string(),
+        "logId": { "keyId": b64(inc.log_id) },
+        "kindVersion": { "kind": inc.kind, "version": "0.0.2" },
+        "inclusionProof": {
+            "logIndex": inc.index.to_string(),
+            "rootHash": b64(&inc.root[..]),
+            "treeSize": inc.tree_size.to_string(),
+            "hashes": inc.proof.iter().map(|h| b64(&h[..])).collect::<Vec<_>>(),
+            "checkpoint": { "envelope": inc.checkpoint },
+        },
+        "canonicalizedBody": b64(inc.body),
+    });
     serde_json::to_vec(&tle).map_err(|e| Error::Corrupt(format!("response: {e}")))
 }
 

@@ -268,3 +268,36 @@ async fn read_api_is_served_at_the_root_and_under_api_v2_with_cache_headers() {
         .unwrap();
     assert_eq!(t.status().as_u16(), 404);
 }
+
+/// Protobuf JSON drops default values; a response for entry 0 (index 0, one-entry tree,
+/// empty proof) must still carry every field, or clients such as sigstore-python refuse it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_entry_response_carries_index_zero_and_empty_proof_explicitly() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), None).await;
+    let http = reqwest::Client::new();
+    let req = serde_json::to_vec(&hashedrekord(&p256(), b"first")).unwrap();
+    let (status, v) = post(&http, &s.url, req).await;
+    assert!((200..300).contains(&status), "{status} {v}");
+    assert_eq!(v["logIndex"], serde_json::json!("0"), "{v}");
+    assert_eq!(
+        v["inclusionProof"]["logIndex"],
+        serde_json::json!("0"),
+        "{v}"
+    );
+    assert_eq!(
+        v["inclusionProof"]["treeSize"],
+        serde_json::json!("1"),
+        "{v}"
+    );
+    assert_eq!(v["inclusionProof"]["hashes"], serde_json::json!([]), "{v}");
+    // Negative: the second entry has a non-empty proof and index 1.
+    let req = serde_json::to_vec(&hashedrekord(&p256(), b"second")).unwrap();
+    let (_, v) = post(&http, &s.url, req).await;
+    assert_eq!(v["logIndex"], serde_json::json!("1"), "{v}");
+    assert_eq!(
+        v["inclusionProof"]["hashes"].as_array().map(Vec::len),
+        Some(1),
+        "{v}"
+    );
+}
