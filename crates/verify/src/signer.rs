@@ -94,19 +94,53 @@ impl Signer {
             return Ok(());
         };
         let mut issuer: Option<Certificate> = None;
+        // Paths already verified for this leaf, by CA index: signatures, EKU and constraints
+        // do not depend on the time, so a further verified time only needs every
+        // certificate of that path to be valid then.
+        let mut verified: Vec<(usize, Vec<Certificate>)> = Vec::new();
         for &t in times {
             let mut last_err = None;
             let mut ok = false;
-            for ca in trust
+            for (k, ca) in trust
                 .cas
                 .iter()
-                .filter(|ca| ca.valid_for.contains(Timestamp::from_unix(t)))
+                .enumerate()
+                .filter(|(_, ca)| ca.valid_for.contains(Timestamp::from_unix(t)))
             {
+                if let Some((_, path)) = verified.iter().find(|(idx, _)| *idx == k) {
+                    match path.iter().find(|c| !c.is_valid_at(t)) {
+                        None => {
+                            ok = true;
+                            break;
+                        }
+                        Some(c) => {
+                            last_err = Some(format!(
+                                "certificate {:?} is not valid at {t} (valid {}..={})",
+                                c.subject_string(),
+                                c.not_before_unix(),
+                                c.not_after_unix()
+                            ));
+                            continue;
+                        }
+                    }
+                }
                 match verify_leaf_at(leaf, ca, t) {
-                    Ok(path) => {
+                    Ok(mut path) => {
                         if issuer.is_none() {
                             issuer = path.get(1).cloned();
                         }
+                        // The whole chain up to the root, for the time checks above.
+                        for c in ca
+                            .intermediates
+                            .iter()
+                            .skip(1)
+                            .chain(std::iter::once(&ca.root))
+                        {
+                            if !path.iter().any(|p| p.der() == c.der()) {
+                                path.push(c.clone());
+                            }
+                        }
+                        verified.push((k, path));
                         ok = true;
                         break;
                     }
@@ -245,4 +279,46 @@ fn verify_leaf_at(
 
 pub(crate) fn fmt_time(t: i64) -> String {
     format!("{t} (unix)")
+}
+
+#[cfg(test)]
+mod tests {
+    use chainseal_model::bundle::Bundle;
+
+    use super::*;
+    use crate::policy::Matcher;
+
+    const CASE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/vectors/sigstore/conformance-assets/bundle-verify/happy-path-v0.3/bundle.sigstore.json"
+    );
+
+    fn setup() -> (Signer, TrustMaterial, Policy, i64) {
+        let bundle = Bundle::from_json(&std::fs::read(CASE).unwrap()).unwrap();
+        let policy = Policy::Identity {
+            identity: Matcher::regex(".").unwrap(),
+            issuer: Matcher::regex(".").unwrap(),
+        };
+        let signer = Signer::establish(&bundle.key_material, &policy).unwrap();
+        let t = bundle.tlog_entries[0].integrated_time;
+        (signer, TrustMaterial::public_good().unwrap(), policy, t)
+    }
+
+    #[test]
+    fn every_verified_time_must_lie_inside_the_certificate_lifetime() {
+        let (signer, trust, policy, t) = setup();
+        // Fulcio certificates live 10 minutes: a second time a minute later is fine...
+        signer
+            .check_certificate(&[t, t + 60], &trust, &policy)
+            .unwrap();
+        // ...but one an hour later must fail, even though the path verified at `t`.
+        let err = signer
+            .check_certificate(&[t, t + 3600], &trust, &policy)
+            .unwrap_err();
+        assert_eq!(err.check, Check::CertificateChain, "{err}");
+        let err = signer
+            .check_certificate(&[t - 3600, t], &trust, &policy)
+            .unwrap_err();
+        assert_eq!(err.check, Check::CertificateChain, "{err}");
+    }
 }
