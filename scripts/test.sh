@@ -16,6 +16,7 @@ if ! command -v openssl >/dev/null 2>&1; then
 fi
 
 scripts/setup-python-peers.sh
+scripts/setup-node-peers.sh
 eval "$(scripts/setup-postgres.sh)"
 trap 'scripts/setup-postgres.sh stop >/dev/null 2>&1 || true' EXIT
 

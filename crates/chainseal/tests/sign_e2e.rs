@@ -634,3 +634,96 @@ fn conformance_sign_bundle_needs_config_and_a_ca_and_writes_nothing_otherwise() 
     );
     assert!(!bundle.exists());
 }
+
+/// sigstore-js (`@sigstore/verify` from npm, installed by scripts/setup-node-peers.sh) is
+/// a verifier no one here wrote that supports managed keys, which sigstore-python's CLI
+/// does not: `sign-blob --key` and `attest-blob --key` bundles must pass it, and a changed
+/// artifact or envelope must not.
+#[test]
+fn key_signed_bundles_pass_sigstore_js_and_tampered_ones_do_not() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = repo.join("scripts/peers/sigstore-js-verify.js");
+    assert!(
+        repo.join(".peers/node/node_modules/@sigstore/verify")
+            .exists(),
+        "sigstore-js is missing: run scripts/setup-node-peers.sh"
+    );
+    let svc = services();
+    let d = svc.dir.path();
+    ok(&run(&[
+        "generate-key-pair",
+        "--output-key-prefix",
+        s(&d.join("k")),
+    ]));
+    let artifact = d.join("release.tar.gz");
+    std::fs::write(&artifact, b"release bytes\n").unwrap();
+    let sig_bundle = d.join("sig.sigstore.json");
+    ok(&run(&[
+        "sign-blob",
+        "--key",
+        s(&d.join("k.key")),
+        "--trust-config",
+        s(&svc.trust_config),
+        "--bundle",
+        s(&sig_bundle),
+        s(&artifact),
+    ]));
+    let predicate = d.join("pred.json");
+    std::fs::write(&predicate, br#"{"ok":true}"#).unwrap();
+    let att_bundle = d.join("att.sigstore.json");
+    ok(&run(&[
+        "attest-blob",
+        "--predicate",
+        s(&predicate),
+        "--type",
+        "https://example.com/p/v1",
+        "--key",
+        s(&d.join("k.key")),
+        "--trust-config",
+        s(&svc.trust_config),
+        "--bundle",
+        s(&att_bundle),
+        s(&artifact),
+    ]));
+    let js = |bundle: &Path, art: &Path| {
+        Command::new("node")
+            .arg(&script)
+            .args([
+                "--trusted-root",
+                s(&svc.trusted_root),
+                "--bundle",
+                s(bundle),
+                "--key",
+            ])
+            .arg(d.join("k.pub"))
+            .arg(art)
+            .output()
+            .expect("node is required")
+    };
+    for b in [&sig_bundle, &att_bundle] {
+        let out = js(b, &artifact);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            b.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Negative: another artifact for the message signature...
+    let other = d.join("other");
+    std::fs::write(&other, b"other bytes\n").unwrap();
+    assert!(!js(&sig_bundle, &other).status.success());
+    // ...and a changed statement in the attestation's envelope.
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&att_bundle).unwrap()).unwrap();
+    let payload = STANDARD
+        .decode(v["dsseEnvelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let changed = String::from_utf8(payload)
+        .unwrap()
+        .replace("\"ok\":true", "\"ok\":false");
+    v["dsseEnvelope"]["payload"] = serde_json::Value::String(STANDARD.encode(changed));
+    let tampered = d.join("tampered.sigstore.json");
+    std::fs::write(&tampered, serde_json::to_vec(&v).unwrap()).unwrap();
+    assert!(!js(&tampered, &artifact).status.success());
+}
