@@ -37,8 +37,9 @@ pub enum EntryBody {
         payload_hash: HashOutput,
         /// The envelope's payload type.
         payload_type: String,
-        /// The decoded payload bytes.
-        payload: Vec<u8>,
+        /// The decoded payload bytes, when the stored body keeps them (Rekor usually
+        /// drops them and keeps only `payload_hash`).
+        payload: Option<Vec<u8>>,
         /// Signatures with the PEM of their verifier.
         signatures: Vec<(Vec<u8>, Vec<u8>)>,
     },
@@ -143,7 +144,10 @@ struct IntotoContent {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IntotoEnvelope {
-    payload: String,
+    /// Rekor keeps the payload out of stored intoto bodies (only `payloadHash` remains);
+    /// some bodies carry it.
+    #[serde(default)]
+    payload: Option<String>,
     #[serde(rename = "payloadType")]
     payload_type: String,
     signatures: Vec<IntotoSig>,
@@ -254,14 +258,19 @@ impl EntryBody {
                 let e: Envelope<IntotoSpec> = json("intoto 0.0.2 body", body)?;
                 let env = e.spec.content.envelope;
                 // The legacy intoto type base64-encodes the already-base64 payload and sigs.
-                let payload_b64 = b64("spec.content.envelope.payload", &env.payload)?;
-                let payload = b64(
-                    "spec.content.envelope.payload (inner)",
-                    std::str::from_utf8(&payload_b64).map_err(|_| Error::Invalid {
-                        field: "spec.content.envelope.payload".into(),
-                        reason: "inner payload is not base64 text".into(),
-                    })?,
-                )?;
+                let payload = match &env.payload {
+                    None => None,
+                    Some(p) => {
+                        let payload_b64 = b64("spec.content.envelope.payload", p)?;
+                        Some(b64(
+                            "spec.content.envelope.payload (inner)",
+                            std::str::from_utf8(&payload_b64).map_err(|_| Error::Invalid {
+                                field: "spec.content.envelope.payload".into(),
+                                reason: "inner payload is not base64 text".into(),
+                            })?,
+                        )?)
+                    }
+                };
                 let signatures = env
                     .signatures
                     .iter()
