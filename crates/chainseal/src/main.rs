@@ -7,9 +7,11 @@ use clap::{Parser, Subcommand};
 
 mod authority_cmd;
 mod bench_cmd;
+mod factory_cmd;
 mod intoto_cmd;
 mod log_client_cmd;
 mod log_cmd;
+mod provenance_cmd;
 mod sign_cmd;
 mod verify_cmd;
 mod witness_cmd;
@@ -70,6 +72,11 @@ enum Command {
     /// Log, witness and authority in one process on loopback.
     #[command(subcommand)]
     Stack(authority_cmd::StackCommand),
+    /// Verify SLSA provenance for artifacts, offline (slsa-verifier's flags).
+    VerifyProvenance(provenance_cmd::VerifyProvenanceArgs),
+    /// Run a pipeline in the secure software factory (sandboxed steps, signed links, SLSA provenance).
+    #[command(subcommand)]
+    Factory(factory_cmd::FactoryCommand),
     /// Transparency log: serve, monitor, load-test.
     #[command(subcommand)]
     Log(log_cmd::LogCommand),
@@ -139,6 +146,8 @@ fn main() -> ExitCode {
         Command::Authority(cmd) => authority_cmd::run(cmd),
         Command::Stack(cmd) => authority_cmd::run_stack(cmd),
         Command::Intoto(cmd) => intoto_cmd::run(cmd),
+        Command::VerifyProvenance(args) => provenance_cmd::run(args),
+        Command::Factory(cmd) => factory_cmd::run(cmd),
         Command::Log(cmd) => log_cmd::run(cmd),
         Command::Witness(cmd) => witness_cmd::run(cmd),
         Command::Bench(BenchCommand::Verify(args)) => bench_cmd::run(&args),

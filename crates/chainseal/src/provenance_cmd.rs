@@ -1,0 +1,147 @@
+//! `chainseal verify-provenance`: slsa-verifier's `verify-artifact`, offline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chainseal_crypto::keys::{PrivateKey, sha256};
+use chainseal_provenance::vsa::{self, VsaPolicy, VsaPredicate, VsaVerifier};
+use chainseal_provenance::{Options, verify_provenance};
+use chainseal_verify::{TrustMaterial, Verifier};
+
+/// Verify SLSA provenance for artifacts (slsa-verifier's flags).
+#[derive(Debug, clap::Args)]
+pub struct VerifyProvenanceArgs {
+    /// Provenance file: a Sigstore bundle or `.intoto.jsonl`.
+    #[arg(long)]
+    pub provenance_path: PathBuf,
+    /// Expected source repository, e.g. `github.com/owner/repo`.
+    #[arg(long)]
+    pub source_uri: String,
+    /// Expected builder id, with or without `@ref` (required for BYOB builders).
+    #[arg(long)]
+    pub builder_id: Option<String>,
+    /// Expected source tag, e.g. `v1.2.3`.
+    #[arg(long)]
+    pub source_tag: Option<String>,
+    /// Expected source branch, e.g. `main`.
+    #[arg(long)]
+    pub source_branch: Option<String>,
+    /// Print the verified statement JSON on stdout.
+    #[arg(long)]
+    pub print_provenance: bool,
+    /// Trusted root JSON replacing the embedded Sigstore public-good root.
+    #[arg(long)]
+    pub trusted_root: Option<PathBuf>,
+    /// Write a signed Verification Summary Attestation (DSSE JSON) here on success.
+    #[arg(long, requires = "vsa_key")]
+    pub vsa_out: Option<PathBuf>,
+    /// PEM private key signing the VSA.
+    #[arg(long, requires = "vsa_out")]
+    pub vsa_key: Option<PathBuf>,
+    /// Artifacts to verify.
+    #[arg(required = true)]
+    pub artifacts: Vec<PathBuf>,
+}
+
+/// Run the command: exit 0 when every artifact verifies, 1 otherwise.
+pub fn run(args: VerifyProvenanceArgs) -> anyhow::Result<ExitCode> {
+    let trust = match &args.trusted_root {
+        Some(p) => TrustMaterial::from_json(
+            &std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+        )?,
+        None => TrustMaterial::public_good()?,
+    };
+    let verifier = Verifier::new(trust);
+    let provenance = std::fs::read(&args.provenance_path)
+        .with_context(|| format!("reading {}", args.provenance_path.display()))?;
+    let opts = Options {
+        source_uri: args.source_uri.clone(),
+        builder_id: args.builder_id.clone(),
+        source_tag: args.source_tag.clone(),
+        source_branch: args.source_branch.clone(),
+        allow_e2e_main_ref: false,
+    };
+    let mut verified = Vec::new();
+    for path in &args.artifacts {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let digest = sha256(&bytes);
+        match verify_provenance(&verifier, &provenance, digest, &opts) {
+            Ok(v) => {
+                if args.print_provenance {
+                    println!("{}", String::from_utf8_lossy(&v.statement_json));
+                }
+                eprintln!(
+                    "Verified build using builder {} at commit for {}",
+                    v.builder.id,
+                    path.display()
+                );
+                verified.push((path, hex::encode(digest), v));
+            }
+            Err(e) => {
+                eprintln!("FAILED: SLSA verification failed: {}: {e}", path.display());
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    if let (Some(out), Some(key_path)) = (&args.vsa_out, &args.vsa_key) {
+        let pem = std::fs::read_to_string(key_path)
+            .with_context(|| format!("reading {}", key_path.display()))?;
+        let key = PrivateKey::from_pem(&pem).context("parsing --vsa-key")?;
+        let level = verified
+            .iter()
+            .map(|(_, _, v)| v.builder.slsa_build_level())
+            .min()
+            .unwrap_or(0);
+        let subjects: Vec<(String, String)> = verified
+            .iter()
+            .map(|(p, d, _)| {
+                (
+                    p.file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                    d.clone(),
+                )
+            })
+            .collect();
+        let pred = VsaPredicate {
+            verifier: VsaVerifier {
+                id: "https://chainseal.dev/verify-provenance".into(),
+                version: Some(
+                    [(
+                        "chainseal".to_string(),
+                        env!("CARGO_PKG_VERSION").to_string(),
+                    )]
+                    .into(),
+                ),
+            },
+            time_verified: vsa::now_rfc3339(),
+            resource_uri: format!(
+                "git+https://{}",
+                verified
+                    .first()
+                    .map_or("", |(_, _, v)| v.source_repo.as_str())
+            ),
+            policy: VsaPolicy {
+                uri: Some("https://slsa.dev/spec/v1.0/verifying-artifacts".into()),
+                digest: None,
+            },
+            input_attestations: vec![vsa::InputAttestation {
+                uri: Some(args.provenance_path.display().to_string()),
+                digest: [("sha256".to_string(), hex::encode(sha256(&provenance)))].into(),
+            }],
+            verification_result: "PASSED".into(),
+            verified_levels: (1..=level)
+                .rev()
+                .take(1)
+                .map(|l| format!("SLSA_BUILD_LEVEL_{l}"))
+                .collect(),
+            dependency_levels: None,
+            slsa_version: Some("1.0".into()),
+        };
+        let st = vsa::vsa_statement(&subjects, &pred)?;
+        let env = vsa::sign_statement(st, &key, None)?;
+        std::fs::write(out, env.to_json()).with_context(|| format!("writing {}", out.display()))?;
+    }
+    eprintln!("PASSED: SLSA verification passed");
+    Ok(ExitCode::SUCCESS)
+}

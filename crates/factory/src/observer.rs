@@ -1,0 +1,334 @@
+//! The observer: everything that happens *outside* the sandbox and is attested.
+//!
+//! It hashes files (SHA-256), builds the in-toto link of each step from what it saw
+//! itself, builds the SLSA provenance v1 Statement for the outputs, and signs both as DSSE
+//! envelopes through a [`Signer`] — the only place the factory key is used. Nothing a step
+//! writes about itself ends up in an attested field except its captured stdout/stderr
+//! (reported as byproducts).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chainseal_intoto::models::{Artifacts, Digests};
+use chainseal_intoto::{Key, Link, SigningKey};
+use chainseal_model::dsse;
+use chainseal_model::statement::{ResourceDescriptor, STATEMENT_V1, Statement};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::Error;
+
+/// The SLSA provenance v1 predicate type.
+pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+/// The `buildType` of factory provenance.
+pub const BUILD_TYPE: &str = "https://chainseal.dev/factory/v1";
+
+/// Signs attestations. The factory holds the only implementation a run uses; steps never
+/// see it. Today [`KeySigner`] wraps a local key; a signer backed by a short-lived
+/// certificate from the authority (bound to `spiffe://<td>/factory/<pipeline>`) plugs in
+/// here without changing the observer.
+pub trait Signer: Send + Sync {
+    /// Key ID hint placed in signatures and link file names (never trusted by verifiers).
+    fn key_id(&self) -> String;
+    /// The public key verifiers use for what this signer signs.
+    fn public_key(&self) -> &Key;
+    /// Sign `message` (the DSSE PAE bytes).
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error>;
+}
+
+/// A [`Signer`] over a local private key (PEM or securesystemslib JSON Ed25519).
+pub struct KeySigner {
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for KeySigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material: only the public key ID.
+        write!(f, "KeySigner({})", self.key.public().keyid())
+    }
+}
+
+impl KeySigner {
+    /// Wrap an in-toto signing key.
+    pub fn new(key: SigningKey) -> Self {
+        KeySigner { key }
+    }
+
+    /// Read a private key file.
+    pub fn from_file(path: &Path) -> Result<Self, Error> {
+        Ok(KeySigner::new(SigningKey::from_file(path)?))
+    }
+}
+
+impl Signer for KeySigner {
+    fn key_id(&self) -> String {
+        self.key.public().keyid()
+    }
+    fn public_key(&self) -> &Key {
+        self.key.public()
+    }
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        Ok(self.key.sign(message)?)
+    }
+}
+
+/// Sign `payload` as a DSSE envelope of `payload_type`.
+pub fn sign_dsse(
+    signer: &dyn Signer,
+    payload_type: &str,
+    payload: Vec<u8>,
+    what: &str,
+) -> Result<dsse::Envelope, Error> {
+    let pae = dsse::pae(payload_type, &payload);
+    let sig = signer.sign(&pae).map_err(|e| Error::Signing {
+        what: what.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(dsse::Envelope {
+        payload,
+        payload_type: payload_type.to_string(),
+        signatures: vec![dsse::Signature {
+            sig,
+            keyid: Some(signer.key_id()),
+        }],
+    })
+}
+
+/// Lowercase hex SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String, Error> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Lowercase hex SHA-256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn digests(sha: String) -> Digests {
+    BTreeMap::from([("sha256".to_string(), sha)])
+}
+
+/// The regular files under `root` (a file or a folder), as `(path, name)` pairs where
+/// `name` is `prefix/<path relative to root>`, sorted. Symlinks and special files are
+/// refused (`what` names the owner in errors): the observer never follows a link a step
+/// planted.
+pub fn list_files(root: &Path, prefix: &str, what: &str) -> Result<Vec<(PathBuf, String)>, Error> {
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let e = e.map_err(|e| Error::Artifact {
+            step: what.to_string(),
+            reason: format!("walking {}: {e}", root.display()),
+        })?;
+        let ft = e.file_type();
+        if ft.is_dir() {
+            continue;
+        }
+        let rel = e.path().strip_prefix(root).unwrap_or(e.path());
+        let rel = rel.to_string_lossy();
+        let name = match (prefix.is_empty(), rel.is_empty()) {
+            (true, _) => rel.into_owned(),
+            (false, true) => prefix.to_string(),
+            (false, false) => format!("{prefix}/{rel}"),
+        };
+        if !ft.is_file() {
+            return Err(Error::Artifact {
+                step: what.to_string(),
+                reason: format!(
+                    "'{name}' is a symlink or special file; only regular files are allowed"
+                ),
+            });
+        }
+        out.push((e.into_path(), name));
+    }
+    Ok(out)
+}
+
+/// Hash every listed file into in-toto artifacts.
+pub fn hash_files(files: &[(PathBuf, String)]) -> Result<Artifacts, Error> {
+    let mut a = Artifacts::new();
+    for (p, name) in files {
+        a.insert(name.clone(), digests(sha256_file(p)?));
+    }
+    Ok(a)
+}
+
+/// A digest over a whole tree: SHA-256 of the sorted `"<sha256>  <name>\n"` lines
+/// (the `sha256sum` manifest of the tree).
+pub fn tree_digest(artifacts: &Artifacts) -> String {
+    let mut h = Sha256::new();
+    for (name, d) in artifacts {
+        let sha = d.get("sha256").map(String::as_str).unwrap_or("");
+        h.update(format!("{sha}  {name}\n").as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Build the link of one step from the observer's own measurements.
+pub fn step_link(
+    name: &str,
+    command: &[String],
+    materials: Artifacts,
+    products: Artifacts,
+    outcome: &crate::sandbox::StepOutcome,
+    network: bool,
+) -> Link {
+    let mut byproducts = serde_json::Map::new();
+    byproducts.insert(
+        "stdout".into(),
+        Value::String(tail(&outcome.stdout, 64 * 1024)),
+    );
+    byproducts.insert(
+        "stderr".into(),
+        Value::String(tail(&outcome.stderr, 64 * 1024)),
+    );
+    byproducts.insert("return-value".into(), json!(outcome.code));
+    let mut environment = serde_json::Map::new();
+    environment.insert("sandbox".into(), json!(sandbox_description(network)));
+    Link {
+        name: name.to_string(),
+        command: command.to_vec(),
+        materials,
+        products,
+        byproducts,
+        environment,
+    }
+}
+
+/// The last `max` bytes of a stream, lossily decoded.
+pub fn tail(bytes: &[u8], max: usize) -> String {
+    let start = bytes.len().saturating_sub(max);
+    String::from_utf8_lossy(&bytes[start..]).into_owned()
+}
+
+/// What isolation a step had, as recorded in links and provenance.
+pub fn sandbox_description(network: bool) -> Value {
+    json!({
+        "namespaces": if network {
+            json!(["user", "mount", "pid", "uts", "ipc"])
+        } else {
+            json!(["user", "mount", "pid", "uts", "ipc", "network"])
+        },
+        "network": network,
+        "rootfs": "read-only host /usr,/bin,/lib*,/sbin,/etc; private /tmp; inputs read-only",
+    })
+}
+
+/// Sign a link as DSSE (classic link payload, `application/vnd.in-toto+json`), readable by
+/// `chainseal_intoto::Metadata::from_json` and `in-toto-verify`.
+pub fn sign_link(link: &Link, signer: &dyn Signer) -> Result<dsse::Envelope, Error> {
+    let payload = serde_json::to_vec(&link.to_value()).map_err(|e| Error::Signing {
+        what: format!("link {}", link.name),
+        reason: e.to_string(),
+    })?;
+    sign_dsse(
+        signer,
+        dsse::INTOTO_PAYLOAD_TYPE,
+        payload,
+        &format!("link {}", link.name),
+    )
+}
+
+/// Everything the provenance records about one run.
+#[derive(Debug, Clone)]
+pub struct ProvenanceInput {
+    /// The artifacts the run produced: `(name, sha256)`.
+    pub subjects: Vec<(String, String)>,
+    /// Pipeline name.
+    pub pipeline_name: String,
+    /// Pipeline file name and SHA-256.
+    pub pipeline_file: String,
+    /// SHA-256 of the pipeline file.
+    pub pipeline_sha256: String,
+    /// Source URI (`git+<repo>@<rev>` or `file://…`).
+    pub source_uri: String,
+    /// Source digest set (`gitCommit` and/or `sha256` tree digest).
+    pub source_digest: BTreeMap<String, String>,
+    /// Resolved dependencies (consumed source files and pinned fetches).
+    pub resolved: Vec<ResourceDescriptor>,
+    /// The builder id `spiffe://<td>/factory/<pipeline>`.
+    pub builder_id: String,
+    /// Per-step facts for `internalParameters`.
+    pub steps: Vec<Value>,
+    /// Trust domain.
+    pub trust_domain: String,
+    /// Invocation id.
+    pub invocation_id: String,
+    /// RFC 3339 start time.
+    pub started_on: String,
+    /// RFC 3339 finish time.
+    pub finished_on: String,
+    /// The links written, as byproducts.
+    pub byproducts: Vec<ResourceDescriptor>,
+}
+
+/// The in-toto Statement v1 carrying SLSA provenance v1 for the run's outputs.
+pub fn provenance_statement(p: &ProvenanceInput) -> Statement {
+    let subject = p
+        .subjects
+        .iter()
+        .map(|(name, sha)| ResourceDescriptor {
+            name: name.clone(),
+            digest: digests(sha.clone()),
+            ..ResourceDescriptor::default()
+        })
+        .collect();
+    let predicate = json!({
+        "buildDefinition": {
+            "buildType": BUILD_TYPE,
+            "externalParameters": {
+                "pipeline": {
+                    "name": p.pipeline_name,
+                    "path": p.pipeline_file,
+                    "digest": {"sha256": p.pipeline_sha256},
+                },
+                "source": {"uri": p.source_uri, "digest": p.source_digest},
+            },
+            "internalParameters": {
+                "trustDomain": p.trust_domain,
+                "steps": p.steps,
+            },
+            "resolvedDependencies": p.resolved,
+        },
+        "runDetails": {
+            "builder": {
+                "id": p.builder_id,
+                "version": {"chainseal-factory": env!("CARGO_PKG_VERSION")},
+            },
+            "metadata": {
+                "invocationId": p.invocation_id,
+                "startedOn": p.started_on,
+                "finishedOn": p.finished_on,
+            },
+            "byproducts": p.byproducts,
+        },
+    });
+    Statement {
+        type_: STATEMENT_V1.to_string(),
+        subject,
+        predicate_type: SLSA_PROVENANCE_V1.to_string(),
+        predicate: Some(predicate),
+    }
+}
+
+/// Sign the provenance Statement as DSSE (`application/vnd.in-toto+json`).
+pub fn sign_provenance(st: &Statement, signer: &dyn Signer) -> Result<dsse::Envelope, Error> {
+    let payload = serde_json::to_vec(st).map_err(|e| Error::Signing {
+        what: "provenance".into(),
+        reason: e.to_string(),
+    })?;
+    sign_dsse(signer, dsse::INTOTO_PAYLOAD_TYPE, payload, "provenance")
+}

@@ -1,0 +1,62 @@
+//! Shared helpers for the factory's integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use chainseal_crypto::keys::{KeyKind, PrivateKey};
+use chainseal_factory::{Error, KeySigner, RunOptions, RunReport};
+
+/// A project folder with `source/` files, a pipeline and a key kept elsewhere.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub key_dir: tempfile::TempDir,
+    pub key_path: PathBuf,
+}
+
+impl Fixture {
+    pub fn new(files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in files {
+            let p = dir.path().join("src").join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        let key_dir = tempfile::tempdir().unwrap();
+        let key_path = key_dir.path().join("factory.pem");
+        let k = PrivateKey::generate(KeyKind::EcdsaP256).unwrap();
+        std::fs::write(&key_path, k.to_pkcs8_pem().as_bytes()).unwrap();
+        Fixture {
+            dir,
+            key_dir,
+            key_path,
+        }
+    }
+
+    pub fn signer(&self) -> KeySigner {
+        KeySigner::from_file(&self.key_path).unwrap()
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    /// Write `pipeline.yaml` (source = ./src) with the given steps YAML and run it.
+    pub fn run(&self, steps_yaml: &str) -> Result<RunReport, Error> {
+        let y = format!("name: t\nsource: {{path: src}}\nsteps:\n{steps_yaml}");
+        let p = self.dir.path().join("pipeline.yaml");
+        std::fs::write(&p, y).unwrap();
+        let _ = std::fs::remove_dir_all(self.out());
+        let signer = self.signer();
+        chainseal_factory::run(&RunOptions {
+            pipeline: p,
+            out_dir: self.out(),
+            trust_domain: "example.org".into(),
+            signer: &signer,
+            secrets: vec![self.key_path.clone()],
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}

@@ -1,0 +1,174 @@
+//! Isolation properties of the step sandbox: no network for build steps, no writes
+//! outside `/out`, no view of the factory key, and fetches limited to pinned digests.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use chainseal_factory::Error;
+use common::Fixture;
+
+fn listener() -> (TcpListener, u16) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+/// Serve `body` raw to every connection, in a background thread.
+fn serve(l: TcpListener, body: &'static [u8]) {
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let mut s = s;
+            let _ = s.write_all(body);
+        }
+    });
+}
+
+#[test]
+fn build_step_cannot_connect_to_a_host_loopback_server() {
+    let f = Fixture::new(&[("a.txt", "a")]);
+    let (l, port) = listener();
+    l.set_nonblocking(true).unwrap();
+    let r = f.run(&format!(
+        "  - name: build\n    command: [bash, -c, 'exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected']\n"
+    ));
+    match r {
+        Err(Error::StepFailed { step, .. }) => assert_eq!(step, "build"),
+        other => panic!("expected the connection to fail, got {other:?}"),
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        l.accept().is_err(),
+        "the server saw a connection from the sandbox"
+    );
+}
+
+#[test]
+fn network_step_can_reach_loopback_and_pinned_fetch_passes() {
+    const BODY: &[u8] = b"dependency v1\n";
+    let f = Fixture::new(&[("a.txt", "a")]);
+    let (l, port) = listener();
+    serve(l, BODY);
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(BODY));
+    let r = f
+        .run(&format!(
+            "  - name: deps\n    network: true\n    pins: [{{uri: 'tcp://127.0.0.1:{port}/dep.txt', sha256: '{sha}'}}]\n    command: [bash, -c, 'exec 3<>/dev/tcp/127.0.0.1/{port} && cat <&3 > $OUT/dep.txt']\n    outputs: [dep.txt]\n"
+        ))
+        .expect("positive control: a network step reaches the host's loopback");
+    assert_eq!(r.subjects, vec![("dep.txt".to_string(), sha)]);
+}
+
+#[test]
+fn fetch_of_something_unpinned_or_with_a_wrong_pin_fails() {
+    const BODY: &[u8] = b"evil dependency\n";
+    let f = Fixture::new(&[("a.txt", "a")]);
+    let (l, port) = listener();
+    serve(l, BODY);
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(BODY));
+    let fetch = format!("exec 3<>/dev/tcp/127.0.0.1/{port} && cat <&3 > $OUT/dep.txt");
+    // Wrong digest.
+    let wrong = "0".repeat(64);
+    let r = f.run(&format!(
+        "  - name: deps\n    network: true\n    pins: [{{uri: 'tcp://h/dep.txt', sha256: '{wrong}'}}]\n    command: [bash, -c, '{fetch}']\n"
+    ));
+    assert!(
+        matches!(&r, Err(Error::Pin { reason, .. }) if reason.contains(&sha)),
+        "{r:?}"
+    );
+    // Correct pin for dep.txt, but an extra unpinned file is fetched too.
+    let r = f.run(&format!(
+        "  - name: deps\n    network: true\n    pins: [{{uri: 'tcp://h/dep.txt', sha256: '{sha}'}}]\n    command: [bash, -c, '{fetch} && cp $OUT/dep.txt $OUT/extra.bin']\n"
+    ));
+    assert!(
+        matches!(&r, Err(Error::Pin { reason, .. }) if reason.contains("not pinned")),
+        "{r:?}"
+    );
+    // A pin that is never fetched.
+    let r = f.run(&format!(
+        "  - name: deps\n    network: true\n    pins: [{{uri: 'tcp://h/dep.txt', sha256: '{sha}'}}, {{uri: 'tcp://h/other', sha256: '{wrong}'}}]\n    command: [bash, -c, '{fetch}']\n"
+    ));
+    assert!(
+        matches!(&r, Err(Error::Pin { reason, .. }) if reason.contains("not fetched")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn step_cannot_write_to_its_inputs_or_the_workspace() {
+    let f = Fixture::new(&[("a.txt", "original")]);
+    for target in [
+        "source/a.txt",
+        "source/new.txt",
+        "/workspace/x",
+        "/usr/x",
+        "/etc/x",
+    ] {
+        let r = f.run(&format!(
+            "  - name: build\n    inputs: [source/a.txt]\n    command: [sh, -c, 'echo evil > {target}']\n"
+        ));
+        assert!(
+            matches!(r, Err(Error::StepFailed { .. })),
+            "write to {target} succeeded: {r:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(f.path().join("src/a.txt")).unwrap(),
+        "original"
+    );
+}
+
+#[test]
+fn step_writes_to_tmp_do_not_reach_the_host() {
+    let f = Fixture::new(&[("a.txt", "a")]);
+    let marker = format!("/tmp/chainseal-factory-marker-{}", std::process::id());
+    let _ = std::fs::remove_file(&marker);
+    f.run(&format!(
+        "  - name: build\n    command: [sh, -c, 'echo x > {marker} && test -s {marker}']\n"
+    ))
+    .unwrap();
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "marker leaked to the host /tmp"
+    );
+}
+
+#[test]
+fn step_cannot_see_the_factory_key() {
+    let f = Fixture::new(&[("a.txt", "a")]);
+    let key = f.key_path.display().to_string();
+    let dir = f.key_dir.path().display().to_string();
+    // Succeeds only if neither the key nor its folder is visible.
+    f.run(&format!(
+        "  - name: build\n    command: [sh, -c, 'test ! -e {key} && test ! -e {dir} && ! cat {key}']\n"
+    ))
+    .expect("the key must not be visible inside the step");
+}
+
+#[test]
+fn key_directly_in_a_folder_the_sandbox_exposes_is_refused_before_running() {
+    let f = Fixture::new(&[("a.txt", "a")]);
+    let y = "name: t\nsource: {path: src}\nsteps:\n  - {name: b, command: [\"true\"]}\n";
+    let p = f.path().join("pipeline.yaml");
+    std::fs::write(&p, y).unwrap();
+    let signer = f.signer();
+    let r = chainseal_factory::run(&chainseal_factory::RunOptions {
+        pipeline: p,
+        out_dir: f.out(),
+        trust_domain: "example.org".into(),
+        signer: &signer,
+        secrets: vec![std::path::PathBuf::from("/usr/factory.pem")],
+    });
+    assert!(matches!(r, Err(Error::SecretExposed { .. })), "{r:?}");
+}
+
+#[test]
+fn step_sees_clean_env_own_pid_namespace_and_hostname() {
+    let f = Fixture::new(&[("a.txt", "a")]);
+    assert!(std::env::var("CARGO_PKG_NAME").is_ok() || std::env::var("PATH").is_ok());
+    f.run(
+        "  - name: build\n    command: [sh, -c, 'test -z \"${CARGO_PKG_NAME:-}\" && test $(env | wc -l) -le 8 && test \"$HOME\" = /tmp && test \"$(hostname)\" = chainseal-step && test $(ls /proc | grep -c \"^[0-9]\") -lt 10']\n",
+    )
+    .expect("clean environment and own namespaces");
+}
