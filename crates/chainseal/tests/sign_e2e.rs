@@ -57,98 +57,6 @@ fn start(args: &[&str]) -> (Proc, String) {
     (proc, url)
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl must be installed for the signing end-to-end test");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A TSA chain (root CA + leaf with critical EKU timeStamping, P-256) made by openssl.
-fn tsa_signer(dir: &Path) -> (TsaSigner, Vec<Certificate>) {
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "[ v3_ca ]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\n\
-         subjectKeyIdentifier = hash\n[ v3_tsa ]\nbasicConstraints = critical,CA:FALSE\n\
-         keyUsage = critical,digitalSignature\nextendedKeyUsage = critical,timeStamping\n\
-         subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n",
-    )
-    .unwrap();
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
-    let mut a = vec!["req", "-x509", "-noenc", "-days", "30"];
-    a.extend(ec);
-    a.extend([
-        "-keyout",
-        "root.key",
-        "-out",
-        "root.pem",
-        "-subj",
-        "/O=t/CN=root",
-        "-config",
-        "ext.cnf",
-        "-extensions",
-        "v3_ca",
-    ]);
-    openssl(dir, &a);
-    let mut a = vec!["req", "-new", "-noenc"];
-    a.extend(ec);
-    a.extend([
-        "-keyout",
-        "tsa.key",
-        "-out",
-        "tsa.csr",
-        "-subj",
-        "/O=t/CN=tsa",
-    ]);
-    openssl(dir, &a);
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "tsa.csr",
-            "-CA",
-            "root.pem",
-            "-CAkey",
-            "root.key",
-            "-set_serial",
-            "7",
-            "-days",
-            "10",
-            "-extfile",
-            "ext.cnf",
-            "-extensions",
-            "v3_tsa",
-            "-out",
-            "tsa.pem",
-        ],
-    );
-    let pem = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
-    let chain = vec![
-        Certificate::from_pem(&pem("tsa.pem")).unwrap(),
-        Certificate::from_pem(&pem("root.pem")).unwrap(),
-    ];
-    let key = PrivateKey::from_pem(&pem("tsa.key")).unwrap();
-    (
-        TsaSigner::new(key, chain.clone(), "1.3.6.1.4.1.55555.1").unwrap(),
-        chain,
-    )
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// Serves RFC 3161 over HTTP/1.1 on loopback (one request per connection); returns the
 /// endpoint URL. The thread lives as long as the test process.
 fn serve_tsa(signer: TsaSigner) -> String {
@@ -180,7 +88,9 @@ fn serve_tsa(signer: TsaSigner) -> String {
                 continue;
             }
             serial += 1;
-            let resp = signer.respond(&body, now(), &serial.to_be_bytes()).unwrap();
+            let resp = signer
+                .respond(&body, chainseal_testkit::unix_now(), &serial.to_be_bytes())
+                .unwrap();
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/timestamp-reply\r\n\
                  Content-Length: {}\r\nConnection: close\r\n\r\n",
@@ -299,7 +209,7 @@ fn services() -> Services {
     ]);
     let pki = dir.path().join("pki");
     std::fs::create_dir(&pki).unwrap();
-    let (signer, chain) = tsa_signer(&pki);
+    let (signer, chain) = chainseal_testkit::openssl_tsa(&pki);
     let tsa_url = serve_tsa(signer);
     let root = trusted_root(&url, &log_key.to_vkey(), &chain);
     let sc = signing_config(&url, &tsa_url);

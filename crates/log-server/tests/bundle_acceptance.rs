@@ -5,109 +5,14 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use chainseal_crypto::keys::{HashAlgorithm, PrivateKey, sha256};
-use chainseal_crypto::rfc3161::{TsaSigner, timestamp_request};
+use chainseal_crypto::keys::{HashAlgorithm, sha256};
+use chainseal_crypto::rfc3161::timestamp_request;
 use chainseal_crypto::x509::Certificate;
 use chainseal_tlog::keys::VerifierKey;
 use chainseal_verify::{Artifact, Policy, TrustMaterial, Verifier};
 use common::*;
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl must be installed for the bundle acceptance test");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A TSA: root CA + leaf with critical EKU timeStamping (P-256), made by openssl.
-fn tsa(dir: &Path) -> (TsaSigner, Vec<Certificate>) {
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "[ v3_ca ]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\n\
-         subjectKeyIdentifier = hash\n[ v3_tsa ]\nbasicConstraints = critical,CA:FALSE\n\
-         keyUsage = critical,digitalSignature\nextendedKeyUsage = critical,timeStamping\n\
-         subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n",
-    )
-    .unwrap();
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
-    let mut a = vec!["req", "-x509", "-noenc", "-days", "30"];
-    a.extend(ec);
-    a.extend([
-        "-keyout",
-        "root.key",
-        "-out",
-        "root.pem",
-        "-subj",
-        "/O=t/CN=root",
-        "-config",
-        "ext.cnf",
-        "-extensions",
-        "v3_ca",
-    ]);
-    openssl(dir, &a);
-    let mut a = vec!["req", "-new", "-noenc"];
-    a.extend(ec);
-    a.extend([
-        "-keyout",
-        "tsa.key",
-        "-out",
-        "tsa.csr",
-        "-subj",
-        "/O=t/CN=tsa",
-    ]);
-    openssl(dir, &a);
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "tsa.csr",
-            "-CA",
-            "root.pem",
-            "-CAkey",
-            "root.key",
-            "-set_serial",
-            "7",
-            "-days",
-            "10",
-            "-extfile",
-            "ext.cnf",
-            "-extensions",
-            "v3_tsa",
-            "-out",
-            "tsa.pem",
-        ],
-    );
-    let pem = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
-    let chain = vec![
-        Certificate::from_pem(&pem("tsa.pem")).unwrap(),
-        Certificate::from_pem(&pem("root.pem")).unwrap(),
-    ];
-    let key = PrivateKey::from_pem(&pem("tsa.key")).unwrap();
-    (
-        TsaSigner::new(key, chain.clone(), "1.3.6.1.4.1.55555.1").unwrap(),
-        chain,
-    )
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 fn trusted_root(
     base_url: &str,
@@ -159,9 +64,11 @@ async fn a_logged_entry_in_a_v03_bundle_verifies_with_chainseal_verify() {
     let (status, tle) = post(&http, &s.url, serde_json::to_vec(&req).unwrap()).await;
     assert_eq!(status, 201, "{tle}");
 
-    let (signer, chain) = tsa(pki.path());
+    let (signer, chain) = chainseal_testkit::openssl_tsa(pki.path());
     let ts_req = timestamp_request(&signature, HashAlgorithm::Sha256, None, true).unwrap();
-    let ts = signer.respond(&ts_req, now(), &[1, 2, 3]).unwrap();
+    let ts = signer
+        .respond(&ts_req, chainseal_testkit::unix_now(), &[1, 2, 3])
+        .unwrap();
 
     let bundle = |tle: &serde_json::Value| {
         serde_json::to_vec(&serde_json::json!({
