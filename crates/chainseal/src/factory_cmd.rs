@@ -1,14 +1,16 @@
 //! `chainseal factory run PIPELINE`: run a pipeline with every step in a fresh namespace
 //! sandbox, writing artifacts, one signed in-toto link per step and signed SLSA provenance
-//! v1 to an output folder.
+//! v1 to an output folder; keyless runs log every attestation and gate the publish.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use chainseal_authority::store::AuthorityDir;
 use chainseal_crypto::keys::{KeyKind, PrivateKey};
-use chainseal_factory::{KeySigner, RunOptions, Signer};
+use chainseal_factory::{Attestor, KeySigner, KeylessAttestor, Pipeline, RunOptions, RunReport};
 use chainseal_intoto::SigningKey;
+use chainseal_sign::{IdentityToken, SigningSetup, now_unix};
 use clap::{Args, Subcommand};
 
 /// Factory subcommands.
@@ -16,13 +18,19 @@ use clap::{Args, Subcommand};
 pub enum FactoryCommand {
     /// Run a pipeline file in the factory.
     #[command(after_help = "Examples:
-  chainseal factory run examples/hello/pipeline.yaml --out out/ --key factory.pem
-  chainseal factory run pipeline.yaml --trust-domain example.org
+  chainseal stack serve --dir stack/ &
+  chainseal factory run examples/hello/pipeline.yaml --stack stack/ --out out/ --publish dist/
+  chainseal factory run pipeline.yaml --trust-config trust.json --identity-token \"$SVID\"
+  chainseal factory run pipeline.yaml --key factory.pem --out out/    # offline, no gate
 
-Writes OUT/artifacts/ (the last step's products), OUT/links/<step>.<kid8>.link (DSSE)
-and OUT/provenance.intoto.jsonl (DSSE, SLSA provenance v1). Without --key an ephemeral
-P-256 key signs the run and its public key is written to OUT/factory.pub.pem.
-Exit status: 0 on success, 1 when a step or check fails.")]
+Keyless runs (--stack, or --trust-config with a token whose subject is the factory's
+SPIFFE ID spiffe://<trust-domain>/factory/<pipeline>) certify one ephemeral key for the
+run, and log and timestamp every link and the provenance. The pipeline's gate then
+verifies the output folder before --publish copies it. Writes OUT/artifacts/,
+OUT/links/<step>.<kid8>.link (+ .sigstore.json), OUT/provenance.intoto.jsonl
+(+ OUT/provenance.sigstore.json). Without a credential an ephemeral key signs and its
+public key is written to OUT/factory.pub.pem.
+Exit status: 0 on success, 1 when a step, the gate or publishing fails.")]
     Run(RunArgs),
 }
 
@@ -34,12 +42,28 @@ pub struct RunArgs {
     /// Output folder (created; must be empty).
     #[arg(long, default_value = "factory-out")]
     out: PathBuf,
-    /// The factory's private key (PEM). Never visible to steps.
+    /// Publish the artifacts and attestations here once the gate passes (new or empty).
     #[arg(long)]
+    publish: Option<PathBuf>,
+    /// Sign with this private key (PEM), offline: no certificate, no log, no gate.
+    #[arg(long, conflicts_with_all = ["stack", "trust_config"])]
     key: Option<PathBuf>,
+    /// Sign keyless against a running `chainseal stack` in this folder: its development
+    /// issuer vouches for the factory's SPIFFE ID.
+    #[arg(long, conflicts_with = "trust_config")]
+    stack: Option<PathBuf>,
+    /// Sign keyless with this client trust config (trusted root + signing config) …
+    #[arg(long, requires = "identity_token")]
+    trust_config: Option<PathBuf>,
+    /// … and this OIDC token, whose subject is the factory's SPIFFE ID.
+    #[arg(long, requires = "trust_config")]
+    identity_token: Option<String>,
     /// SPIFFE trust domain of the builder id spiffe://<D>/factory/<pipeline>.
     #[arg(long = "trust-domain", default_value = "chainseal.local")]
     trust_domain: String,
+    /// Print the run report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Dispatch a factory subcommand.
@@ -49,23 +73,72 @@ pub fn run(cmd: FactoryCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The factory's SPIFFE ID for `pipeline`.
+pub fn builder_id(trust_domain: &str, pipeline: &Path) -> anyhow::Result<String> {
+    let p = Pipeline::from_file(pipeline)?;
+    Ok(format!("spiffe://{trust_domain}/factory/{}", p.name))
+}
+
+/// A keyless attestor for `builder_id` against the stack in `stack_dir`: its development
+/// issuer mints the workload's token (the role SPIRE plays in a cluster).
+pub fn stack_attestor(
+    stack_dir: &Path,
+    authority_url: Option<&str>,
+    builder_id: &str,
+) -> anyhow::Result<KeylessAttestor> {
+    let ctc = stack_dir.join("client_trust_config.json");
+    let json = std::fs::read(&ctc).with_context(|| {
+        format!(
+            "reading {} (is `chainseal stack serve --dir {}` running?)",
+            ctc.display(),
+            stack_dir.display()
+        )
+    })?;
+    let setup = SigningSetup::from_client_trust_config(&json, now_unix())?;
+    let adir = AuthorityDir::open(&stack_dir.join("authority"))?;
+    let url = match authority_url {
+        Some(u) => u.to_string(),
+        None => adir.public_url()?,
+    };
+    let dev = chainseal_authority::oidc::DevIssuer::new(&url, adir.dev_key()?)?;
+    let token = dev.mint(
+        builder_id,
+        None,
+        chainseal_authority::oidc::SIGSTORE_AUDIENCE,
+        600,
+    )?;
+    Ok(KeylessAttestor::new(setup, IdentityToken::new(token)?)?)
+}
+
 fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
-    let (signer, secrets) = match &a.key {
-        Some(k) => (
-            KeySigner::from_file(k).with_context(|| format!("reading key {}", k.display()))?,
-            vec![k.clone()],
-        ),
-        None => {
-            let pk = PrivateKey::generate(KeyKind::EcdsaP256).context("generating a key")?;
-            (KeySigner::new(SigningKey::from_private(pk)?), Vec::new())
-        }
+    let mut secrets = Vec::new();
+    let mut ephemeral = false;
+    let attestor: Box<dyn Attestor> = if let Some(k) = &a.key {
+        secrets.push(k.clone());
+        Box::new(KeySigner::from_file(k).with_context(|| format!("reading key {}", k.display()))?)
+    } else if let Some(stack) = &a.stack {
+        let id = builder_id(&a.trust_domain, &a.pipeline)?;
+        Box::new(stack_attestor(stack, None, &id)?)
+    } else if let (Some(tc), Some(token)) = (&a.trust_config, &a.identity_token) {
+        let json = std::fs::read(tc).with_context(|| format!("reading {}", tc.display()))?;
+        let setup = SigningSetup::from_client_trust_config(&json, now_unix())?;
+        Box::new(KeylessAttestor::new(
+            setup,
+            IdentityToken::new(token.clone())?,
+        )?)
+    } else {
+        ephemeral = true;
+        let pk = PrivateKey::generate(KeyKind::EcdsaP256).context("generating a key")?;
+        Box::new(KeySigner::new(SigningKey::from_private(pk)?))
     };
     let opts = RunOptions {
         pipeline: a.pipeline.clone(),
         out_dir: a.out.clone(),
         trust_domain: a.trust_domain.clone(),
-        signer: &signer,
+        attestor: attestor.as_ref(),
         secrets,
+        publish_dir: a.publish.clone(),
+        hooks: None,
     };
     let report = match chainseal_factory::run(&opts) {
         Ok(r) => r,
@@ -74,24 +147,87 @@ fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    if a.key.is_none() {
-        let pem = signer.public_key().public_key().to_pem()?;
+    if ephemeral {
+        let pem = attestor.public_key().public_key().to_pem()?;
         std::fs::write(a.out.join("factory.pub.pem"), pem)?;
     }
-    println!("builder   {}", report.builder_id);
-    println!("invocation {}", report.invocation_id);
-    for s in &report.steps {
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
+    } else {
+        print_report(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The run report as JSON (for scripts).
+pub fn report_json(r: &RunReport) -> serde_json::Value {
+    serde_json::json!({
+        "builderId": r.builder_id,
+        "signerIdentity": r.signer_identity,
+        "invocationId": r.invocation_id,
+        "steps": r.steps.iter().map(|s| serde_json::json!({
+            "name": s.name,
+            "stepMs": ms(s.step_time),
+            "observerMs": ms(s.observer_time),
+            "link": s.link,
+            "logIndex": s.log_index,
+        })).collect::<Vec<_>>(),
+        "artifacts": r.subjects.iter().map(|(n, d)| serde_json::json!({"name": n, "sha256": d})).collect::<Vec<_>>(),
+        "provenance": r.provenance,
+        "provenanceBundle": r.provenance_bundle,
+        "provenanceLogIndex": r.provenance_log_index,
+        "attestWaitMs": ms(r.attest_wait),
+        "gate": r.gate.as_ref().map(|g| serde_json::json!({
+            "identity": g.identity, "issuer": g.issuer, "slsaBuildLevel": g.slsa_level,
+            "checks": g.checks,
+        })),
+        "published": r.published,
+    })
+}
+
+/// The run report for people.
+pub fn print_report(r: &RunReport) {
+    println!("builder     {}", r.builder_id);
+    if let Some(id) = &r.signer_identity {
+        println!("signed by   {id} (short-lived certificate)");
+    }
+    println!("invocation  {}", r.invocation_id);
+    for s in &r.steps {
+        let log = s.log_index.map_or(String::new(), |i| format!("  log #{i}"));
         println!(
-            "step {:<16} {:>8.1} ms sandboxed, {:>6.2} ms observer  {}",
+            "step {:<14} {:>8.1} ms sandboxed {:>6.2} ms observer{log}",
             s.name,
-            s.step_time.as_secs_f64() * 1e3,
-            s.observer_time.as_secs_f64() * 1e3,
-            s.link.display()
+            ms(s.step_time),
+            ms(s.observer_time),
         );
     }
-    for (name, sha) in &report.subjects {
-        println!("artifact  {name}  sha256:{sha}");
+    for (name, sha) in &r.subjects {
+        println!("artifact    {name}  sha256:{sha}");
     }
-    println!("provenance {}", report.provenance.display());
-    Ok(ExitCode::SUCCESS)
+    let log = r
+        .provenance_log_index
+        .map_or(String::new(), |i| format!("  log #{i}"));
+    println!(
+        "provenance  {}{log}",
+        r.provenance_bundle
+            .as_ref()
+            .unwrap_or(&r.provenance)
+            .display()
+    );
+    if let Some(g) = &r.gate {
+        println!(
+            "gate        passed: SLSA Build L{}, identity {}",
+            g.slsa_level, g.identity
+        );
+        for c in &g.checks {
+            println!("            ✓ {c}");
+        }
+    }
+    if let Some(p) = &r.published {
+        println!("published   {}", p.display());
+    }
 }

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod authority_cmd;
 mod bench_cmd;
+mod demo_cmd;
 mod factory_cmd;
 mod intoto_cmd;
 mod log_client_cmd;
@@ -26,6 +27,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole system offline: embedded stack, the example build through the
+    /// factory, end-to-end verification, and two supply-chain attacks being caught.
+    #[command(after_help = "Examples:
+  chainseal demo
+  chainseal demo --dir /tmp/demo    # keep everything in a folder of your choice
+
+Exit status: 0 when the honest build verifies and both attacks are caught, 1 otherwise.")]
+    Demo(demo_cmd::DemoArgs),
     /// Verify a signature bundle over a blob, offline.
     #[command(after_help = "Examples:
   chainseal verify-blob --bundle a.txt.sigstore.json \\
@@ -140,6 +149,7 @@ fn main() -> ExitCode {
         Command::Conformance(ConformanceCommand::SignBundle(args)) => {
             sign_cmd::conformance_sign(args)
         }
+        Command::Demo(args) => demo_cmd::run(args),
         Command::GenerateKeyPair(args) => sign_cmd::generate_key_pair(args),
         Command::SignBlob(args) => sign_cmd::sign_blob(args),
         Command::AttestBlob(args) => sign_cmd::attest_blob(args),

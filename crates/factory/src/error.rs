@@ -77,6 +77,22 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The gate before publish refused the run: `check` names the check that failed.
+    #[error("gate: {check}: {reason}")]
+    Gate {
+        /// The failing check (`provenance`, `slsa-level`, `link bundle`, `in-toto layout`, …).
+        check: String,
+        /// Why, naming the file or step.
+        reason: String,
+    },
+    /// Publishing the verified artifacts failed.
+    #[error("publish to {}: {reason}", dir.display())]
+    Publish {
+        /// The publish folder.
+        dir: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// An in-toto operation (link model, key) failed.
     #[error(transparent)]
     Intoto(#[from] chainseal_intoto::Error),
@@ -87,6 +103,13 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    pub(crate) fn gate(check: &str, reason: impl ToString) -> Self {
+        Error::Gate {
+            check: check.to_string(),
+            reason: reason.to_string(),
         }
     }
 

@@ -1,17 +1,25 @@
 //! A factory run: materialise the source, run each step in its sandbox under the
-//! observer, publish the last step's products as the artifacts, and sign the provenance.
+//! observer, attest every step and the provenance, check the gate, then publish.
 //!
 //! Output directory layout:
 //! ```text
-//! OUT/artifacts/…                 the last step's products (the provenance subjects)
-//! OUT/links/<step>.<kid8>.link    one DSSE-signed in-toto link per step
-//! OUT/provenance.intoto.jsonl     DSSE-signed SLSA provenance v1 (one line)
+//! OUT/artifacts/…                          the last step's products (provenance subjects)
+//! OUT/links/<step>.<kid8>.link             DSSE in-toto link (Statement v1, link/v0.3)
+//! OUT/links/<step>.<kid8>.sigstore.json    its Sigstore bundle (keyless runs)
+//! OUT/provenance.intoto.jsonl              DSSE SLSA provenance v1 (one line)
+//! OUT/provenance.sigstore.json             its Sigstore bundle (keyless runs)
 //! ```
+//! `source` is a link too: the observer's own retrieval of the source tree.
+//!
+//! Attestations are signed, timestamped and logged in background threads while the next
+//! step runs, so logging latency is paid once per run, not once per step.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::thread::ScopedJoinHandle;
 use std::time::{Duration, Instant};
 
+use chainseal_intoto::Link;
 use chainseal_intoto::models::Artifacts;
 use chainseal_intoto::run::link_filename;
 use chainseal_model::statement::ResourceDescriptor;
@@ -20,9 +28,23 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::Error;
-use crate::observer::{self, Signer};
-use crate::pipeline::{Pipeline, SOURCE_DIR, Step};
+use crate::attestor::{Attested, Attestor};
+use crate::gate::{self, GateInput, GateReport, PROVENANCE_BUNDLE};
+use crate::layout::SOURCE_STEP;
+use crate::observer;
+use crate::pipeline::{Pipeline, SOURCE_DIR};
+use crate::publish;
 use crate::sandbox::{self, SandboxSpec};
+use crate::workspace::{check_pins, fetch_source, resolve_inputs};
+
+/// Fault injection: lets demonstrations and tests play a compromised host at the two
+/// moments an attacker outside the sandbox could act. Production runs pass `None`.
+pub trait Hooks: Sync {
+    /// Called before step `step` starts, with the run's workspace folder.
+    fn before_step(&self, _step: &str, _workspace: &Path) {}
+    /// Called after the provenance is written and before the gate, with the output folder.
+    fn before_gate(&self, _out_dir: &Path) {}
+}
 
 /// Options of one run.
 pub struct RunOptions<'a> {
@@ -32,39 +54,58 @@ pub struct RunOptions<'a> {
     pub out_dir: PathBuf,
     /// SPIFFE trust domain of the builder id.
     pub trust_domain: String,
-    /// The factory's signer.
-    pub signer: &'a dyn Signer,
-    /// Host paths steps must never see (the key file).
+    /// Who signs (and logs) the attestations.
+    pub attestor: &'a dyn Attestor,
+    /// Host paths steps must never see (key files).
     pub secrets: Vec<PathBuf>,
+    /// Where to publish the artifacts and their attestations once the gate passes
+    /// (created; must be new or empty). `None`: the run stops after the gate.
+    pub publish_dir: Option<PathBuf>,
+    /// Fault injection (see [`Hooks`]).
+    pub hooks: Option<&'a dyn Hooks>,
 }
 
 /// What one step did and cost.
 #[derive(Debug, Clone)]
 pub struct StepReport {
-    /// Step name.
+    /// Step name (`source` for the observer's retrieval).
     pub name: String,
     /// Wall time of the sandboxed command (including sandbox setup).
     pub step_time: Duration,
-    /// Observer time: hashing materials and products, pin checks, building, signing and
-    /// writing the link.
+    /// Observer time on the run's critical path: hashing materials and products, pin
+    /// checks, building the link and handing it to the attestor.
     pub observer_time: Duration,
     /// The link file written.
     pub link: PathBuf,
+    /// Its transparency-log index, for keyless runs.
+    pub log_index: Option<i64>,
 }
 
 /// The result of a run.
 #[derive(Debug, Clone)]
 pub struct RunReport {
-    /// Per-step reports, in order.
+    /// Per-step reports, in order (`source` first).
     pub steps: Vec<StepReport>,
-    /// The provenance file.
+    /// The provenance file (DSSE line).
     pub provenance: PathBuf,
+    /// The provenance's Sigstore bundle, for keyless runs.
+    pub provenance_bundle: Option<PathBuf>,
+    /// The provenance's transparency-log index, for keyless runs.
+    pub provenance_log_index: Option<i64>,
     /// `(artifact name, sha256)` — the provenance subjects.
     pub subjects: Vec<(String, String)>,
     /// The builder id.
     pub builder_id: String,
+    /// The certificate identity that signed, for keyless runs.
+    pub signer_identity: Option<String>,
     /// Invocation id.
     pub invocation_id: String,
+    /// Time spent after the last step waiting for attestations to be signed and logged.
+    pub attest_wait: Duration,
+    /// The gate's findings, when the pipeline has a gate.
+    pub gate: Option<GateReport>,
+    /// Where the artifacts were published.
+    pub published: Option<PathBuf>,
 }
 
 fn now() -> OffsetDateTime {
@@ -96,181 +137,162 @@ fn invocation_id() -> String {
     )
 }
 
-/// Copy a source tree (regular files and folders only; `.git` skipped).
-fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
-    for e in walkdir::WalkDir::new(from)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
-        let e = e.map_err(|e| Error::Source {
-            reason: format!("reading {}: {e}", from.display()),
-        })?;
-        let rel = e.path().strip_prefix(from).unwrap_or(e.path());
-        if rel
-            .components()
-            .next()
-            .is_some_and(|c| c.as_os_str() == ".git")
-        {
-            continue;
-        }
-        let dst = to.join(rel);
-        let ft = e.file_type();
-        if ft.is_dir() {
-            std::fs::create_dir_all(&dst).map_err(|err| Error::io(&dst, err))?;
-        } else if ft.is_file() {
-            std::fs::copy(e.path(), &dst).map_err(|err| Error::io(&dst, err))?;
-        } else {
-            return Err(Error::Source {
-                reason: format!("{} is a symlink or special file", e.path().display()),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Materialise the source into `dst`; returns `(uri, extra digests)`.
-fn fetch_source(
-    p: &Pipeline,
-    base: &Path,
-    dst: &Path,
-) -> Result<(String, BTreeMap<String, String>), Error> {
-    if let Some(path) = &p.source.path {
-        let src = base.join(path);
-        let src = std::fs::canonicalize(&src).map_err(|e| Error::Source {
-            reason: format!("source.path {}: {e}", src.display()),
-        })?;
-        copy_tree(&src, dst)?;
-        return Ok((format!("file://{}", src.display()), BTreeMap::new()));
-    }
-    let (Some(repo), Some(rev)) = (&p.source.git, &p.source.revision) else {
-        return Err(Error::Source {
-            reason: "no source".into(),
-        });
-    };
-    let git = |args: &[&str], cwd: &Path| -> Result<String, Error> {
-        let o = std::process::Command::new("git")
-            .args(args)
-            .current_dir(cwd)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .output()
-            .map_err(|e| Error::Source {
-                reason: format!("running git: {e}"),
-            })?;
-        if !o.status.success() {
-            return Err(Error::Source {
-                reason: format!(
-                    "git {}: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&o.stderr).trim()
-                ),
-            });
-        }
-        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    let tmp = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
-    let clone = tmp.path().join("repo");
-    let repo_arg = if Path::new(repo).exists() {
-        base.join(repo).to_string_lossy().into_owned()
-    } else {
-        repo.clone()
-    };
-    git(
-        &["clone", "--quiet", "--no-checkout", "--", &repo_arg, "repo"],
-        tmp.path(),
-    )?;
-    git(&["checkout", "--quiet", "--detach", rev.as_str()], &clone)?;
-    let commit = git(&["rev-parse", "HEAD"], &clone)?;
-    copy_tree(&clone, dst)?;
-    Ok((
-        format!("git+{repo}@{rev}"),
-        BTreeMap::from([("gitCommit".to_string(), commit)]),
-    ))
-}
-
-/// Resolve a step's input patterns inside the workspace to `(host path, rel)` mounts.
-fn resolve_inputs(step: &Step, ws: &Path) -> Result<Vec<(PathBuf, String)>, Error> {
-    let mut out: Vec<(PathBuf, String)> = Vec::new();
-    for pat in &step.inputs {
-        let pat = pat.trim_start_matches("./").trim_end_matches('/');
-        let full = format!("{}/{}", glob::Pattern::escape(&ws.to_string_lossy()), pat);
-        let matches = glob::glob(&full).map_err(|e| Error::Artifact {
-            step: step.name.clone(),
-            reason: format!("input '{pat}': bad pattern: {e}"),
-        })?;
-        let mut n = 0;
-        for m in matches {
-            let m = m.map_err(|e| Error::Artifact {
-                step: step.name.clone(),
-                reason: format!("input '{pat}': {e}"),
-            })?;
-            let rel = m
-                .strip_prefix(ws)
-                .unwrap_or(&m)
-                .to_string_lossy()
-                .into_owned();
-            n += 1;
-            if out
-                .iter()
-                .any(|(_, r)| rel.starts_with(&format!("{r}/")) || *r == rel)
-            {
-                continue;
-            }
-            out.retain(|(_, r)| !r.starts_with(&format!("{rel}/")));
-            out.push((m, rel));
-        }
-        if n == 0 {
-            return Err(Error::Artifact {
-                step: step.name.clone(),
-                reason: format!("input '{pat}' matched nothing in the workspace"),
-            });
-        }
-    }
-    out.sort_by(|a, b| a.1.cmp(&b.1));
-    Ok(out)
-}
-
-/// Check a fetching step's products against its pins: every file must be pinned (by
-/// file name and digest) and every pin must be present.
-fn check_pins(step: &Step, products: &Artifacts) -> Result<(), Error> {
-    if step.pins.is_empty() {
-        return Ok(());
-    }
-    let prefix = format!("{}/", step.name);
-    for (name, d) in products {
-        let file = name.strip_prefix(&prefix).unwrap_or(name);
-        let sha = d.get("sha256").map(String::as_str).unwrap_or("");
-        match step.pins.iter().find(|p| p.file_name() == file) {
-            None => {
-                return Err(Error::Pin {
-                    step: step.name.clone(),
-                    reason: format!("fetched '{file}' (sha256 {sha}) which is not pinned"),
-                });
-            }
-            Some(p) if p.sha256 != sha => {
-                return Err(Error::Pin {
-                    step: step.name.clone(),
-                    reason: format!(
-                        "'{file}' from {} has sha256 {sha}, pinned {}",
-                        p.uri, p.sha256
-                    ),
-                });
-            }
-            Some(_) => {}
-        }
-    }
-    for p in &step.pins {
-        if !products.contains_key(&format!("{prefix}{}", p.file_name())) {
-            return Err(Error::Pin {
-                step: step.name.clone(),
-                reason: format!("pinned '{}' ({}) was not fetched", p.file_name(), p.uri),
-            });
-        }
-    }
-    Ok(())
-}
-
 fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+/// A link handed to the attestor, not yet signed.
+struct Pending<'s> {
+    step: String,
+    handle: ScopedJoinHandle<'s, Result<Attested, Error>>,
+}
+
+/// The run's state that the step loop fills in.
+struct Observed {
+    reports: Vec<StepReport>,
+    resolved: Vec<ResourceDescriptor>,
+    consumed_source: Artifacts,
+    last_products: Artifacts,
+    steps_json: Vec<serde_json::Value>,
+    attested: Vec<(String, Attested)>,
+    attest_wait: Duration,
+}
+
+fn spawn_attest<'s, 'e>(
+    scope: &'s std::thread::Scope<'s, 'e>,
+    attestor: &'e dyn Attestor,
+    link: &Link,
+) -> Result<Pending<'s>, Error> {
+    let stmt = observer::link_statement(link)?;
+    let step = link.name.clone();
+    let what = format!("link {step}");
+    let handle = scope.spawn(move || attestor.attest(&stmt, &what));
+    Ok(Pending { step, handle })
+}
+
+/// Run the steps of `p` in `ws`, attesting each in the background.
+fn run_steps(
+    p: &Pipeline,
+    ws: &Path,
+    opts: &RunOptions<'_>,
+    source_link: Link,
+) -> Result<Observed, Error> {
+    let mut o = Observed {
+        reports: Vec::new(),
+        resolved: Vec::new(),
+        consumed_source: Artifacts::new(),
+        last_products: Artifacts::new(),
+        steps_json: Vec::new(),
+        attested: Vec::new(),
+        attest_wait: Duration::ZERO,
+    };
+    std::thread::scope(|scope| -> Result<(), Error> {
+        let mut pending = vec![spawn_attest(scope, opts.attestor, &source_link)?];
+        for step in &p.steps {
+            if let Some(h) = opts.hooks {
+                h.before_step(&step.name, ws);
+            }
+            let t0 = Instant::now();
+            let inputs = resolve_inputs(step, ws)?;
+            let mut materials = Artifacts::new();
+            for (host, rel) in &inputs {
+                materials.extend(observer::hash_files(&observer::list_files(
+                    host, rel, &step.name,
+                )?)?);
+            }
+            for (name, d) in &materials {
+                if name.starts_with(&format!("{SOURCE_DIR}/")) {
+                    o.consumed_source.insert(name.clone(), d.clone());
+                }
+            }
+            let step_out = ws.join(&step.name);
+            std::fs::create_dir(&step_out).map_err(|e| Error::io(&step_out, e))?;
+            let argv = step.argv();
+            let spec = SandboxSpec {
+                step: step.name.clone(),
+                argv: argv.clone(),
+                inputs,
+                out_dir: step_out.clone(),
+                network: step.network,
+                timeout_secs: step.timeout_secs(),
+                secrets: opts.secrets.clone(),
+            };
+            let t1 = Instant::now();
+            let outcome = sandbox::run(&spec)?;
+            let t2 = Instant::now();
+            if !outcome.success {
+                return Err(Error::StepFailed {
+                    step: step.name.clone(),
+                    status: outcome.reason,
+                    stderr_tail: observer::tail(&outcome.stderr, 2000),
+                });
+            }
+            let products =
+                observer::hash_files(&observer::list_files(&step_out, &step.name, &step.name)?)?;
+            if products.is_empty() {
+                return Err(Error::Artifact {
+                    step: step.name.clone(),
+                    reason: "the step produced no file in /out; every step must produce at least one (its link names its products as subjects)".into(),
+                });
+            }
+            for out in &step.outputs {
+                let out = out.trim_start_matches("./").trim_end_matches('/');
+                let want = format!("{}/{out}", step.name);
+                if !products
+                    .keys()
+                    .any(|k| *k == want || k.starts_with(&format!("{want}/")))
+                {
+                    return Err(Error::Artifact {
+                        step: step.name.clone(),
+                        reason: format!("declared output '{out}' was not produced in /out"),
+                    });
+                }
+            }
+            check_pins(step, &products)?;
+            for pin in &step.pins {
+                o.resolved.push(ResourceDescriptor {
+                    name: pin.file_name().to_string(),
+                    uri: Some(pin.uri.clone()),
+                    digest: BTreeMap::from([("sha256".to_string(), pin.sha256.clone())]),
+                    ..ResourceDescriptor::default()
+                });
+            }
+            let link = observer::step_link(
+                &step.name,
+                &argv,
+                materials,
+                products.clone(),
+                &outcome,
+                step.network,
+            );
+            pending.push(spawn_attest(scope, opts.attestor, &link)?);
+            o.steps_json.push(json!({
+                "name": step.name,
+                "command": argv,
+                "network": step.network,
+                "sandbox": observer::sandbox_description(step.network),
+            }));
+            o.last_products = products;
+            o.reports.push(StepReport {
+                name: step.name.clone(),
+                step_time: t2 - t1,
+                observer_time: (t1 - t0) + t2.elapsed(),
+                link: PathBuf::new(),
+                log_index: None,
+            });
+        }
+        let wait = Instant::now();
+        for pnd in pending {
+            let att = pnd.handle.join().map_err(|_| Error::Signing {
+                what: format!("link {}", pnd.step),
+                reason: "the signing thread panicked".into(),
+            })??;
+            o.attested.push((pnd.step, att));
+        }
+        o.attest_wait = wait.elapsed();
+        Ok(())
+    })?;
+    Ok(o)
 }
 
 /// Run the pipeline.
@@ -287,6 +309,25 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
         .parent()
         .filter(|b| !b.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    let builder_id = format!("spiffe://{}/factory/{}", opts.trust_domain, p.name);
+    let attestor = opts.attestor;
+    if let Some(id) = attestor.identity()
+        && id != builder_id
+    {
+        return Err(Error::Signing {
+            what: "the run certificate".into(),
+            reason: format!("it is issued to {id}, but this run's builder id is {builder_id}"),
+        });
+    }
+    let gate_trust = match (&p.gate, attestor.trusted_root()) {
+        (Some(_), None) => {
+            return Err(Error::gate(
+                "configuration",
+                "the pipeline has a gate, which verifies certificate identities: sign keyless (--stack or --trust-config with an identity token), not with a local key",
+            ));
+        }
+        (_, t) => t,
+    };
 
     // The output folder must be new or empty, and must not hold the key.
     let out = &opts.out_dir;
@@ -301,6 +342,9 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
             reason: format!("output folder {} is not empty", out.display()),
         });
     }
+    if let Some(pd) = &opts.publish_dir {
+        publish::check_destination(pd)?;
+    }
     let links_dir = out.join("links");
     let art_dir = out.join("artifacts");
     for d in [&links_dir, &art_dir] {
@@ -314,118 +358,70 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
     let ws = std::fs::canonicalize(ws_tmp.path()).map_err(|e| Error::io(ws_tmp.path(), e))?;
     let src_dir = ws.join(SOURCE_DIR);
     std::fs::create_dir_all(&src_dir).map_err(|e| Error::io(&src_dir, e))?;
+    let t_src = Instant::now();
     let (source_uri, mut source_digest) = fetch_source(&p, base, &src_dir)?;
     let source_files = observer::list_files(&src_dir, SOURCE_DIR, "source")?;
     let source_artifacts = observer::hash_files(&source_files)?;
     source_digest.insert("sha256".into(), observer::tree_digest(&source_artifacts));
+    let source_link = Link {
+        name: SOURCE_STEP.to_string(),
+        command: vec!["fetch".into(), source_uri.clone()],
+        materials: Artifacts::new(),
+        products: source_artifacts,
+        byproducts: serde_json::Map::new(),
+        environment: serde_json::Map::new(),
+    };
+    let src_time = t_src.elapsed();
 
-    let mut reports = Vec::new();
+    let mut o = run_steps(&p, &ws, opts, source_link)?;
+    o.reports.insert(
+        0,
+        StepReport {
+            name: SOURCE_STEP.into(),
+            step_time: Duration::ZERO,
+            observer_time: src_time,
+            link: PathBuf::new(),
+            log_index: None,
+        },
+    );
     let mut resolved = vec![ResourceDescriptor {
         uri: Some(source_uri.clone()),
         digest: source_digest.clone(),
         ..ResourceDescriptor::default()
     }];
-    let mut consumed_source = Artifacts::new();
-    let mut last_products = Artifacts::new();
+    resolved.append(&mut o.resolved);
+
+    // Write the links (and their bundles) in step order.
+    let kid = attestor.key_id();
     let mut byproducts = Vec::new();
-    let mut steps_json = Vec::new();
-    for step in &p.steps {
-        let t0 = Instant::now();
-        let inputs = resolve_inputs(step, &ws)?;
-        let mut materials = Artifacts::new();
-        for (host, rel) in &inputs {
-            materials.extend(observer::hash_files(&observer::list_files(
-                host, rel, &step.name,
-            )?)?);
-        }
-        for (name, d) in &materials {
-            if name.starts_with(&format!("{SOURCE_DIR}/")) {
-                consumed_source.insert(name.clone(), d.clone());
-            }
-        }
-        let step_out = ws.join(&step.name);
-        std::fs::create_dir(&step_out).map_err(|e| Error::io(&step_out, e))?;
-        let argv = step.argv();
-        let spec = SandboxSpec {
-            step: step.name.clone(),
-            argv: argv.clone(),
-            inputs,
-            out_dir: step_out.clone(),
-            network: step.network,
-            timeout_secs: step.timeout_secs(),
-            secrets: opts.secrets.clone(),
-        };
-        let t1 = Instant::now();
-        let outcome = sandbox::run(&spec)?;
-        let t2 = Instant::now();
-        if !outcome.success {
-            return Err(Error::StepFailed {
-                step: step.name.clone(),
-                status: outcome.reason,
-                stderr_tail: observer::tail(&outcome.stderr, 2000),
-            });
-        }
-        let products =
-            observer::hash_files(&observer::list_files(&step_out, &step.name, &step.name)?)?;
-        for o in &step.outputs {
-            let o = o.trim_start_matches("./").trim_end_matches('/');
-            let want = format!("{}/{o}", step.name);
-            if !products
-                .keys()
-                .any(|k| *k == want || k.starts_with(&format!("{want}/")))
-            {
-                return Err(Error::Artifact {
-                    step: step.name.clone(),
-                    reason: format!("declared output '{o}' was not produced in /out"),
-                });
-            }
-        }
-        check_pins(step, &products)?;
-        for pin in &step.pins {
-            resolved.push(ResourceDescriptor {
-                name: pin.file_name().to_string(),
-                uri: Some(pin.uri.clone()),
-                digest: BTreeMap::from([("sha256".to_string(), pin.sha256.clone())]),
-                ..ResourceDescriptor::default()
-            });
-        }
-        let link = observer::step_link(
-            &step.name,
-            &argv,
-            materials,
-            products.clone(),
-            &outcome,
-            step.network,
-        );
-        let env = observer::sign_link(&link, opts.signer)?;
-        let bytes = env.to_json();
-        let link_name = link_filename(&step.name, &opts.signer.key_id());
+    for ((step, att), report) in o.attested.iter().zip(o.reports.iter_mut()) {
+        let link_name = link_filename(step, &kid);
         let link_path = links_dir.join(&link_name);
+        let bytes = att.envelope.to_json();
         write(&link_path, &bytes)?;
         byproducts.push(ResourceDescriptor {
             name: format!("links/{link_name}"),
             digest: BTreeMap::from([("sha256".to_string(), observer::sha256_hex(&bytes))]),
             ..ResourceDescriptor::default()
         });
-        steps_json.push(json!({
-            "name": step.name,
-            "command": argv,
-            "network": step.network,
-            "sandbox": observer::sandbox_description(step.network),
-        }));
-        last_products = products;
-        reports.push(StepReport {
-            name: step.name.clone(),
-            step_time: t2 - t1,
-            observer_time: (t1 - t0) + t2.elapsed(),
-            link: link_path,
-        });
+        if let Some(b) = &att.bundle {
+            let stem = link_name.trim_end_matches(".link");
+            let bpath = links_dir.join(format!("{stem}.sigstore.json"));
+            write(&bpath, b)?;
+            byproducts.push(ResourceDescriptor {
+                name: format!("links/{stem}.sigstore.json"),
+                digest: BTreeMap::from([("sha256".to_string(), observer::sha256_hex(b))]),
+                ..ResourceDescriptor::default()
+            });
+        }
+        report.link = link_path;
+        report.log_index = att.log_index;
     }
 
     // Publish the last step's products as the artifacts.
     let last = p.steps.last().map(|s| s.name.as_str()).unwrap_or("");
     let mut subjects = Vec::new();
-    for (name, d) in &last_products {
+    for (name, d) in &o.last_products {
         let rel = name.strip_prefix(&format!("{last}/")).unwrap_or(name);
         let dst = art_dir.join(rel);
         if let Some(parent) = dst.parent() {
@@ -442,14 +438,13 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
         }
         subjects.push((rel.to_string(), sha));
     }
-    for (name, d) in consumed_source {
+    for (name, d) in std::mem::take(&mut o.consumed_source) {
         resolved.push(ResourceDescriptor {
             name,
             digest: d,
             ..ResourceDescriptor::default()
         });
     }
-    let builder_id = format!("spiffe://{}/factory/{}", opts.trust_domain, p.name);
     let pin = observer::ProvenanceInput {
         subjects: subjects.clone(),
         pipeline_name: p.name.clone(),
@@ -459,11 +454,11 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default(),
         pipeline_sha256: observer::sha256_hex(&pipeline_bytes),
-        source_uri,
+        source_uri: source_uri.clone(),
         source_digest,
         resolved,
         builder_id: builder_id.clone(),
-        steps: steps_json,
+        steps: o.steps_json,
         trust_domain: opts.trust_domain.clone(),
         invocation_id: invocation.clone(),
         started_on: rfc3339(started),
@@ -471,19 +466,56 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
         byproducts,
     };
     let st = observer::provenance_statement(&pin);
-    let env = observer::sign_provenance(&st, opts.signer)?;
+    let wait = Instant::now();
+    let att = attestor.attest(&observer::statement_bytes(&st)?, "provenance")?;
+    let attest_wait = o.attest_wait + wait.elapsed();
     let mut line = serde_json::to_vec(
-        &serde_json::from_slice::<serde_json::Value>(&env.to_json()).unwrap_or_default(),
+        &serde_json::from_slice::<serde_json::Value>(&att.envelope.to_json()).unwrap_or_default(),
     )
     .unwrap_or_default();
     line.push(b'\n');
     let provenance = out.join("provenance.intoto.jsonl");
     write(&provenance, &line)?;
+    let provenance_bundle = match &att.bundle {
+        Some(b) => {
+            let path = out.join(PROVENANCE_BUNDLE);
+            write(&path, b)?;
+            Some(path)
+        }
+        None => None,
+    };
+
+    if let Some(h) = opts.hooks {
+        h.before_gate(out);
+    }
+    let gate = match (&p.gate, gate_trust) {
+        (Some(g), Some(trusted_root)) => Some(gate::check(&GateInput {
+            pipeline: &p,
+            gate: g,
+            out_dir: out,
+            trusted_root,
+            source_uri: &source_uri,
+        })?),
+        _ => None,
+    };
+    let published = match &opts.publish_dir {
+        Some(pd) => {
+            publish::publish(out, pd)?;
+            Some(pd.clone())
+        }
+        None => None,
+    };
     Ok(RunReport {
-        steps: reports,
+        steps: o.reports,
         provenance,
+        provenance_bundle,
+        provenance_log_index: att.log_index,
         subjects,
         builder_id,
+        signer_identity: attestor.identity().map(str::to_string),
         invocation_id: invocation,
+        attest_wait,
+        gate,
+        published,
     })
 }

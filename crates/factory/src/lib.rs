@@ -1,9 +1,11 @@
 //! chainseal-factory: the secure software factory's core.
 //!
 //! One job: run a declared [`pipeline`] with every step in a fresh Linux namespace
-//! [`sandbox`], while the [`observer`] — outside the sandbox, the only holder of the
-//! factory key — hashes what each step consumed and produced, writes a signed in-toto link
-//! per step, and at the end signs SLSA provenance v1 for the outputs.
+//! [`sandbox`], while the [`observer`] — outside the sandbox — hashes what each step
+//! consumed and produced and builds an in-toto link per step and SLSA provenance v1 for
+//! the outputs; the [`attestor`] (the only holder of the signing key) signs, timestamps and
+//! logs them; the [`gate`] verifies the run from its files before anything is
+//! [`publish`]ed.
 //!
 //! It never lets a step see the factory key, never gives a build step the network, and
 //! never signs anything a step wrote about itself: every attested field is computed by the
@@ -11,13 +13,19 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod attestor;
 mod error;
 pub mod factory;
+pub mod gate;
+pub mod layout;
 pub mod observer;
 pub mod pipeline;
+pub mod publish;
 pub mod sandbox;
+mod workspace;
 
+pub use attestor::{Attested, Attestor, KeySigner, KeylessAttestor};
 pub use error::Error;
-pub use factory::{RunOptions, RunReport, StepReport, run};
-pub use observer::{KeySigner, Signer};
+pub use factory::{Hooks, RunOptions, RunReport, StepReport, run};
+pub use gate::GateReport;
 pub use pipeline::Pipeline;

@@ -9,9 +9,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use chainseal_intoto::Link;
 use chainseal_intoto::models::{Artifacts, Digests};
-use chainseal_intoto::{Key, Link, SigningKey};
-use chainseal_model::dsse;
 use chainseal_model::statement::{ResourceDescriptor, STATEMENT_V1, Statement};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -22,77 +21,6 @@ use crate::Error;
 pub const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
 /// The `buildType` of factory provenance.
 pub const BUILD_TYPE: &str = "https://chainseal.dev/factory/v1";
-
-/// Signs attestations. The factory holds the only implementation a run uses; steps never
-/// see it. Today [`KeySigner`] wraps a local key; a signer backed by a short-lived
-/// certificate from the authority (bound to `spiffe://<td>/factory/<pipeline>`) plugs in
-/// here without changing the observer.
-pub trait Signer: Send + Sync {
-    /// Key ID hint placed in signatures and link file names (never trusted by verifiers).
-    fn key_id(&self) -> String;
-    /// The public key verifiers use for what this signer signs.
-    fn public_key(&self) -> &Key;
-    /// Sign `message` (the DSSE PAE bytes).
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error>;
-}
-
-/// A [`Signer`] over a local private key (PEM or securesystemslib JSON Ed25519).
-pub struct KeySigner {
-    key: SigningKey,
-}
-
-impl std::fmt::Debug for KeySigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print key material: only the public key ID.
-        write!(f, "KeySigner({})", self.key.public().keyid())
-    }
-}
-
-impl KeySigner {
-    /// Wrap an in-toto signing key.
-    pub fn new(key: SigningKey) -> Self {
-        KeySigner { key }
-    }
-
-    /// Read a private key file.
-    pub fn from_file(path: &Path) -> Result<Self, Error> {
-        Ok(KeySigner::new(SigningKey::from_file(path)?))
-    }
-}
-
-impl Signer for KeySigner {
-    fn key_id(&self) -> String {
-        self.key.public().keyid()
-    }
-    fn public_key(&self) -> &Key {
-        self.key.public()
-    }
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        Ok(self.key.sign(message)?)
-    }
-}
-
-/// Sign `payload` as a DSSE envelope of `payload_type`.
-pub fn sign_dsse(
-    signer: &dyn Signer,
-    payload_type: &str,
-    payload: Vec<u8>,
-    what: &str,
-) -> Result<dsse::Envelope, Error> {
-    let pae = dsse::pae(payload_type, &payload);
-    let sig = signer.sign(&pae).map_err(|e| Error::Signing {
-        what: what.to_string(),
-        reason: e.to_string(),
-    })?;
-    Ok(dsse::Envelope {
-        payload,
-        payload_type: payload_type.to_string(),
-        signatures: vec![dsse::Signature {
-            sig,
-            keyid: Some(signer.key_id()),
-        }],
-    })
-}
 
 /// Lowercase hex SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String, Error> {
@@ -227,19 +155,14 @@ pub fn sandbox_description(network: bool) -> Value {
     })
 }
 
-/// Sign a link as DSSE (classic link payload, `application/vnd.in-toto+json`), readable by
-/// `chainseal_intoto::Metadata::from_json` and `in-toto-verify`.
-pub fn sign_link(link: &Link, signer: &dyn Signer) -> Result<dsse::Envelope, Error> {
-    let payload = serde_json::to_vec(&link.to_value()).map_err(|e| Error::Signing {
+/// The link as an in-toto Statement v1 with the `link/v0.3` predicate (its products are
+/// the subjects), the form Sigstore clients verify against an artifact and
+/// `chainseal intoto verify` reads as a link.
+pub fn link_statement(link: &Link) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(&link.to_statement()).map_err(|e| Error::Signing {
         what: format!("link {}", link.name),
         reason: e.to_string(),
-    })?;
-    sign_dsse(
-        signer,
-        dsse::INTOTO_PAYLOAD_TYPE,
-        payload,
-        &format!("link {}", link.name),
-    )
+    })
 }
 
 /// Everything the provenance records about one run.
@@ -324,11 +247,10 @@ pub fn provenance_statement(p: &ProvenanceInput) -> Statement {
     }
 }
 
-/// Sign the provenance Statement as DSSE (`application/vnd.in-toto+json`).
-pub fn sign_provenance(st: &Statement, signer: &dyn Signer) -> Result<dsse::Envelope, Error> {
-    let payload = serde_json::to_vec(st).map_err(|e| Error::Signing {
+/// The provenance Statement's JSON bytes (what is signed).
+pub fn statement_bytes(st: &Statement) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(st).map_err(|e| Error::Signing {
         what: "provenance".into(),
         reason: e.to_string(),
-    })?;
-    sign_dsse(signer, dsse::INTOTO_PAYLOAD_TYPE, payload, "provenance")
+    })
 }

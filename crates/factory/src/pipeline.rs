@@ -39,6 +39,29 @@ pub struct Pipeline {
     pub source: Source,
     /// The steps, run in order.
     pub steps: Vec<Step>,
+    /// The policy checked before anything is published.
+    #[serde(default)]
+    pub gate: Option<Gate>,
+}
+
+/// The gate before publish: what the run's own attestations must prove.
+///
+/// ```yaml
+/// gate:
+///   slsa-level: 3
+///   identities: [spiffe://chainseal.local/factory/hello]
+/// ```
+///
+/// The in-toto layout the links are checked against is generated from the pipeline
+/// itself (see [`crate::layout`]): every step by the factory's certified key, each
+/// step's materials matching the products of the steps it names as inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Gate {
+    /// The SLSA Build level the verified builder must attain (1-3).
+    pub slsa_level: u8,
+    /// Certificate identities (SPIFFE IDs) allowed to have signed the attestations.
+    pub identities: Vec<String>,
 }
 
 /// The source: a local path (relative to the pipeline file) or a git repository at a
@@ -199,6 +222,23 @@ impl Pipeline {
                 return Err(Error::pipeline(
                     file,
                     "source: exactly one of 'path' or 'git' (with 'revision') is required",
+                ));
+            }
+        }
+        if let Some(g) = &self.gate {
+            if !(1..=3).contains(&g.slsa_level) {
+                return Err(Error::pipeline(
+                    file,
+                    format!(
+                        "gate.slsa-level: {} is not a SLSA Build level (1-3)",
+                        g.slsa_level
+                    ),
+                ));
+            }
+            if g.identities.is_empty() || g.identities.iter().any(|i| !i.contains("://")) {
+                return Err(Error::pipeline(
+                    file,
+                    "gate.identities: list at least one certificate identity URI (spiffe://…)",
                 ));
             }
         }
@@ -383,6 +423,27 @@ steps:
         assert!(err(&OK.replace("script: echo hi", "command: []")).contains("command"));
         assert!(err(&OK.replace("outputs: [hello]", "outputs: ['*.o']")).contains("glob"));
         assert!(err(&OK.replace("source: {path: .}", "source: {git: x}")).contains("revision"));
+        assert!(
+            err(&format!(
+                "{OK}gate: {{slsa-level: 4, identities: [spiffe://a/b]}}\n"
+            ))
+            .contains("slsa-level")
+        );
+        assert!(
+            err(&format!("{OK}gate: {{slsa-level: 3, identities: []}}\n")).contains("identities")
+        );
+        assert!(
+            err(&format!(
+                "{OK}gate: {{slsa-level: 3, identities: [x], layout: y}}\n"
+            ))
+            .contains("layout")
+        );
+        let ok = Pipeline::from_yaml(
+            &format!("{OK}gate: {{slsa-level: 3, identities: ['spiffe://a/factory/hello']}}\n"),
+            "p.yaml",
+        )
+        .unwrap();
+        assert_eq!(ok.gate.unwrap().slsa_level, 3);
         assert!(err("").contains("p.yaml"));
         assert!(err("- a\n- b").contains("p.yaml"));
     }

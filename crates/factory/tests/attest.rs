@@ -4,29 +4,27 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chainseal_crypto::keys::{KeyKind, PrivateKey};
-use chainseal_factory::{KeySigner, RunOptions, RunReport, Signer};
+use chainseal_factory::{Attestor, KeySigner, RunOptions, RunReport};
 use chainseal_intoto::{Format, InspectionDir, Metadata, SigningKey, VerifyOptions, verify};
 use chainseal_model::dsse;
 use chainseal_model::statement::Statement;
 use serde_json::{Value, json};
 
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello/pipeline.yaml")
-}
-
 fn run_example() -> (common::Fixture, RunReport) {
     let f = common::Fixture::new(&[]);
     let signer = f.signer();
     let r = chainseal_factory::run(&RunOptions {
-        pipeline: example(),
+        pipeline: f.example_without_gate(),
         out_dir: f.out(),
         trust_domain: "example.org".into(),
-        signer: &signer,
+        attestor: &signer,
         secrets: vec![f.key_path.clone()],
+        publish_dir: None,
+        hooks: None,
     })
     .expect("example pipeline runs");
     (f, r)
@@ -80,10 +78,11 @@ fn verify_links(link_dir: &Path, factory_key: &chainseal_intoto::Key) -> Result<
 fn example_links_verify_against_the_layout_and_tampered_link_fails() {
     let (f, r) = run_example();
     let key = f.signer().public_key().clone();
-    assert_eq!(r.steps.len(), 4);
+    assert_eq!(r.steps.len(), 5, "the source link and four steps");
     verify_links(&f.out().join("links"), &key).expect("links verify");
     // Tamper: rewrite the build link's payload (signature no longer matches).
-    let build = r.steps[2].link.clone();
+    let build = r.steps[3].link.clone();
+    assert!(build.to_string_lossy().contains("build."));
     let text = std::fs::read_to_string(&build).unwrap();
     let mut env: Value = serde_json::from_str(&text).unwrap();
     env["payload"] = json!("eyJfdHlwZSI6ImxpbmsifQ==");
@@ -121,7 +120,8 @@ fn provenance_verifies_with_the_factory_key_and_subjects_equal_artifacts() {
         "https://chainseal.dev/factory/v1"
     );
     let ext = &p["buildDefinition"]["externalParameters"];
-    let pipeline_sha = chainseal_factory::observer::sha256_file(&example()).unwrap();
+    let pipeline_sha =
+        chainseal_factory::observer::sha256_file(&f.path().join("hello.yaml")).unwrap();
     assert_eq!(ext["pipeline"]["digest"]["sha256"], json!(pipeline_sha));
     assert!(
         ext["source"]["uri"]

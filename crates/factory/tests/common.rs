@@ -51,9 +51,27 @@ impl Fixture {
             pipeline: p,
             out_dir: self.out(),
             trust_domain: "example.org".into(),
-            signer: &signer,
+            attestor: &signer,
             secrets: vec![self.key_path.clone()],
+            publish_dir: None,
+            hooks: None,
         })
+    }
+
+    /// The example pipeline (examples/hello) without its gate (which needs keyless
+    /// signing), with its source path made absolute; written into this fixture.
+    pub fn example_without_gate(&self) -> PathBuf {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello");
+        let dir = std::fs::canonicalize(dir).unwrap();
+        let text = std::fs::read_to_string(dir.join("pipeline.yaml")).unwrap();
+        let text = text.split("\ngate:").next().unwrap().replace(
+            "source:\n  path: .",
+            &format!("source:\n  path: {}", dir.display()),
+        );
+        assert!(text.contains(&dir.display().to_string()));
+        let p = self.dir.path().join("hello.yaml");
+        std::fs::write(&p, text).unwrap();
+        p
     }
 
     pub fn path(&self) -> &Path {

@@ -125,7 +125,7 @@ fn step_writes_to_tmp_do_not_reach_the_host() {
     let marker = format!("/tmp/chainseal-factory-marker-{}", std::process::id());
     let _ = std::fs::remove_file(&marker);
     f.run(&format!(
-        "  - name: build\n    command: [sh, -c, 'echo x > {marker} && test -s {marker}']\n"
+        "  - name: build\n    command: [sh, -c, 'echo x > {marker} && test -s {marker} && touch /out/ok']\n"
     ))
     .unwrap();
     assert!(
@@ -141,7 +141,7 @@ fn step_cannot_see_the_factory_key() {
     let dir = f.key_dir.path().display().to_string();
     // Succeeds only if neither the key nor its folder is visible.
     f.run(&format!(
-        "  - name: build\n    command: [sh, -c, 'test ! -e {key} && test ! -e {dir} && ! cat {key}']\n"
+        "  - name: build\n    command: [sh, -c, 'test ! -e {key} && test ! -e {dir} && ! cat {key} && touch /out/ok']\n"
     ))
     .expect("the key must not be visible inside the step");
 }
@@ -157,8 +157,10 @@ fn key_directly_in_a_folder_the_sandbox_exposes_is_refused_before_running() {
         pipeline: p,
         out_dir: f.out(),
         trust_domain: "example.org".into(),
-        signer: &signer,
+        attestor: &signer,
         secrets: vec![std::path::PathBuf::from("/usr/factory.pem")],
+        publish_dir: None,
+        hooks: None,
     });
     assert!(matches!(r, Err(Error::SecretExposed { .. })), "{r:?}");
 }
@@ -168,7 +170,7 @@ fn step_sees_clean_env_own_pid_namespace_and_hostname() {
     let f = Fixture::new(&[("a.txt", "a")]);
     assert!(std::env::var("CARGO_PKG_NAME").is_ok() || std::env::var("PATH").is_ok());
     f.run(
-        "  - name: build\n    command: [sh, -c, 'test -z \"${CARGO_PKG_NAME:-}\" && test $(env | wc -l) -le 8 && test \"$HOME\" = /tmp && test \"$(hostname)\" = chainseal-step && test $(ls /proc | grep -c \"^[0-9]\") -lt 10']\n",
+        "  - name: build\n    command: [sh, -c, 'test -z \"${CARGO_PKG_NAME:-}\" && test $(env | wc -l) -le 8 && test \"$HOME\" = /tmp && test \"$(hostname)\" = chainseal-step && test $(ls /proc | grep -c \"^[0-9]\") -lt 10 && touch /out/ok']\n",
     )
     .expect("clean environment and own namespaces");
 }

@@ -24,6 +24,6 @@ pub use keyfile::{
 };
 pub use services::{Http, csr_pem};
 pub use sign::{
-    BUNDLE_V03, Credential, IdentityToken, Payload, SignedBundle, Signer, public_key_hint,
-    statement_for,
+    BUNDLE_V03, CertifiedKey, Credential, IdentityToken, Payload, SignedBundle, Signer,
+    public_key_hint, statement_for,
 };

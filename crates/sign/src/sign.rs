@@ -2,6 +2,7 @@
 //! a v0.3 bundle, which is re-parsed and verified before it is handed back.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -62,6 +63,48 @@ pub enum Credential {
     Key(PrivateKey),
     /// Keyless: an ephemeral P-256 key certified by the CA for this token's identity.
     IdentityToken(IdentityToken),
+    /// Keyless with a key certified earlier by [`Signer::certify`]: one short-lived
+    /// certificate for several signatures (e.g. every attestation of one factory run).
+    Certified(Arc<CertifiedKey>),
+}
+
+/// An ephemeral P-256 key and the certificate chain the CA issued for it (leaf first).
+/// The key is zeroized on drop and never printed.
+pub struct CertifiedKey {
+    key: PrivateKey,
+    chain: Vec<Certificate>,
+    policy: Policy,
+}
+
+impl fmt::Debug for CertifiedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertifiedKey")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CertifiedKey {
+    /// The certificate chain, leaf first.
+    pub fn chain(&self) -> &[Certificate] {
+        &self.chain
+    }
+
+    /// The certified public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.key.public_key()
+    }
+
+    /// Signs `message` with the certified key (ECDSA P-256, SHA-256). Only for metadata
+    /// that is not logged (e.g. an in-toto layout); use [`Signer::sign`] for attestations.
+    pub fn sign_raw(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        Ok(self.key.sign(message)?)
+    }
+
+    /// The exact identity the certificate binds (SAN and OIDC issuer).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
 }
 
 /// What to sign.
@@ -116,9 +159,24 @@ pub fn public_key_hint(key: &PublicKey) -> String {
     STANDARD.encode(sha256(key.spki_der()))
 }
 
+/// A signing key owned by one signature, or shared by a certified credential.
+enum PrivateKeyRef {
+    Owned(PrivateKey),
+    Certified(Arc<CertifiedKey>),
+}
+
+impl PrivateKeyRef {
+    fn get(&self) -> &PrivateKey {
+        match self {
+            PrivateKeyRef::Owned(k) => k,
+            PrivateKeyRef::Certified(c) => &c.key,
+        }
+    }
+}
+
 /// The key that signs and how the log and the bundle name it.
 struct SigningIdentity {
-    key: PrivateKey,
+    key: Arc<PrivateKeyRef>,
     /// `verifier` object of a Rekor v2 request (without `keyDetails`).
     verifier: Value,
     /// `verificationMaterial` fields for the key/certificate.
@@ -163,7 +221,8 @@ impl Signer {
         payload: Payload<'_>,
     ) -> Result<SignedBundle, Error> {
         let id = self.identity(credential).await?;
-        let kind = id.key.kind();
+        let key = id.key.get();
+        let kind = key.kind();
         let details = key_details(kind)?;
 
         // Sign, and describe the log entry and the bundle content.
@@ -178,7 +237,7 @@ impl Signer {
                 })?;
                 let digest = hash.digest(data);
                 // ECDSA/RSA with the scheme's hash over the data = a signature over `digest`.
-                let sig = id.key.sign(data)?;
+                let sig = key.sign(data)?;
                 let mut verifier = id.verifier.clone();
                 verifier["keyDetails"] = json!(details);
                 let req = json!({"hashedRekordRequestV002": {
@@ -199,7 +258,7 @@ impl Signer {
                     .map_err(|e| Error::Input(format!("in-toto statement: {e}")))?;
                 let subject = first_sha256_subject(&parsed)?;
                 let pae_bytes = pae(INTOTO_PAYLOAD_TYPE, stmt);
-                let sig = id.key.sign(&pae_bytes)?;
+                let sig = key.sign(&pae_bytes)?;
                 let mut verifier = id.verifier.clone();
                 verifier["keyDetails"] = json!(details);
                 let req = match kind.default_scheme().hash() {
@@ -265,51 +324,63 @@ impl Signer {
         })
     }
 
+    /// Obtains a short-lived certificate for a fresh P-256 key with `token` (the CA
+    /// binds the token's identity); the result signs any number of payloads as
+    /// [`Credential::Certified`] while the certificate is valid.
+    pub async fn certify(&self, token: &IdentityToken) -> Result<CertifiedKey, Error> {
+        let ca = self.setup.ca.as_ref().ok_or_else(|| {
+            Error::Config(
+                "keyless signing needs a certificate authority (caUrls) in the signing config"
+                    .into(),
+            )
+        })?;
+        let key = PrivateKey::generate(KeyKind::EcdsaP256)?;
+        let chain = self
+            .http
+            .signing_certificate(&ca.url, token.as_str(), &key)
+            .await?;
+        let leaf = chain.first().ok_or_else(|| Error::Service {
+            service: "certificate authority",
+            url: ca.url.clone(),
+            reason: "empty chain".into(),
+        })?;
+        let policy = identity_policy(leaf)?;
+        Ok(CertifiedKey { key, chain, policy })
+    }
+
     async fn identity(&self, credential: &Credential) -> Result<SigningIdentity, Error> {
-        match credential {
+        let certified = match credential {
             Credential::Key(k) => {
                 // PrivateKey is not Clone: round-trip through its zeroized PKCS#8.
                 let key = PrivateKey::from_pkcs8_der(&k.to_pkcs8_der())?;
                 let public = key.public_key();
-                Ok(SigningIdentity {
+                return Ok(SigningIdentity {
                     verifier: json!({"publicKey": {"rawBytes": STANDARD.encode(public.spki_der())}}),
                     material: (
                         "publicKey".into(),
                         json!({"hint": public_key_hint(&public)}),
                     ),
                     policy: Policy::Key(public),
-                    key,
-                })
+                    key: Arc::new(PrivateKeyRef::Owned(key)),
+                });
             }
-            Credential::IdentityToken(token) => {
-                let ca = self.setup.ca.as_ref().ok_or_else(|| {
-                    Error::Config(
-                        "keyless signing needs a certificate authority (caUrls) in the signing config"
-                            .into(),
-                    )
-                })?;
-                let key = PrivateKey::generate(KeyKind::EcdsaP256)?;
-                let chain = self
-                    .http
-                    .signing_certificate(&ca.url, token.as_str(), &key)
-                    .await?;
-                let leaf = chain.first().ok_or_else(|| Error::Service {
-                    service: "certificate authority",
-                    url: ca.url.clone(),
-                    reason: "empty chain".into(),
-                })?;
-                let policy = identity_policy(leaf)?;
-                Ok(SigningIdentity {
-                    verifier: json!({"x509Certificate": {"rawBytes": STANDARD.encode(leaf.der())}}),
-                    material: (
-                        "certificate".into(),
-                        json!({"rawBytes": STANDARD.encode(leaf.der())}),
-                    ),
-                    policy,
-                    key,
-                })
-            }
-        }
+            Credential::IdentityToken(token) => Arc::new(self.certify(token).await?),
+            Credential::Certified(c) => Arc::clone(c),
+        };
+        let leaf = certified.chain.first().ok_or_else(|| Error::Service {
+            service: "certificate authority",
+            url: String::new(),
+            reason: "empty chain".into(),
+        })?;
+        Ok(SigningIdentity {
+            verifier: json!({"x509Certificate": {"rawBytes": STANDARD.encode(leaf.der())}}),
+            material: (
+                "certificate".into(),
+                json!({"rawBytes": STANDARD.encode(leaf.der())}),
+            ),
+            policy: certified.policy.clone(),
+            key: Arc::new(PrivateKeyRef::Certified(certified)),
+        })
     }
 }
 

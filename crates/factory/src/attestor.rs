@@ -1,0 +1,264 @@
+//! Who signs the factory's attestations, and where they are recorded.
+//!
+//! The observer hands each in-toto Statement (a step's link, the run's provenance) to an
+//! [`Attestor`]; steps never see it. Two implementations:
+//!
+//! - [`KeylessAttestor`]: the production path. One ephemeral P-256 key per run, certified
+//!   by the authority for the factory's workload identity
+//!   `spiffe://<trust-domain>/factory/<pipeline>`; every attestation becomes a Sigstore
+//!   bundle v0.3 with an RFC 3161 timestamp and a transparency-log entry, verified before
+//!   it is handed back.
+//! - [`KeySigner`]: a local key, offline; DSSE envelopes only (no certificate, no log).
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chainseal_crypto::x509::SubjectAltName;
+use chainseal_intoto::{Key, SigningKey};
+use chainseal_model::dsse;
+use chainseal_sign::{CertifiedKey, Credential, IdentityToken, Payload, SigningSetup};
+use serde_json::Value;
+
+use crate::Error;
+
+/// One signed attestation.
+#[derive(Debug, Clone)]
+pub struct Attested {
+    /// The DSSE envelope (payload type `application/vnd.in-toto+json`).
+    pub envelope: dsse::Envelope,
+    /// The Sigstore bundle (v0.3 JSON), when the attestor records in a log.
+    pub bundle: Option<Vec<u8>>,
+    /// The transparency-log index of the entry, when logged.
+    pub log_index: Option<i64>,
+}
+
+/// Signs the factory's attestations. Implementations are the only holders of the
+/// factory's signing key.
+pub trait Attestor: Send + Sync {
+    /// The in-toto key ID of the signing key (a hint in link file names).
+    fn key_id(&self) -> String;
+    /// The public key the attestations verify with.
+    fn public_key(&self) -> &Key;
+    /// The certificate identity (URI SAN) the key is bound to, for keyless attestors.
+    fn identity(&self) -> Option<&str>;
+    /// The trusted root (JSON) the attestations verify under, for keyless attestors.
+    fn trusted_root(&self) -> Option<&[u8]>;
+    /// Sign `statement` (in-toto Statement v1 JSON bytes, signed exactly as given) as a
+    /// DSSE envelope and, where supported, record it; `what` names it in errors.
+    fn attest(&self, statement: &[u8], what: &str) -> Result<Attested, Error>;
+}
+
+/// Sign `payload` as a single-signature DSSE envelope with `key`.
+pub fn sign_dsse(
+    key: &SigningKey,
+    payload_type: &str,
+    payload: Vec<u8>,
+    what: &str,
+) -> Result<dsse::Envelope, Error> {
+    let pae = dsse::pae(payload_type, &payload);
+    let sig = key.sign(&pae).map_err(|e| Error::Signing {
+        what: what.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(dsse::Envelope {
+        payload,
+        payload_type: payload_type.to_string(),
+        signatures: vec![dsse::Signature {
+            sig,
+            keyid: Some(key.public().keyid()),
+        }],
+    })
+}
+
+/// An [`Attestor`] over a local private key (PEM or securesystemslib JSON): DSSE only.
+pub struct KeySigner {
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for KeySigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material: only the public key ID.
+        write!(f, "KeySigner({})", self.key.public().keyid())
+    }
+}
+
+impl KeySigner {
+    /// Wrap an in-toto signing key.
+    pub fn new(key: SigningKey) -> Self {
+        KeySigner { key }
+    }
+
+    /// Read a private key file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, Error> {
+        Ok(KeySigner::new(SigningKey::from_file(path)?))
+    }
+}
+
+impl Attestor for KeySigner {
+    fn key_id(&self) -> String {
+        self.key.public().keyid()
+    }
+    fn public_key(&self) -> &Key {
+        self.key.public()
+    }
+    fn identity(&self) -> Option<&str> {
+        None
+    }
+    fn trusted_root(&self) -> Option<&[u8]> {
+        None
+    }
+    fn attest(&self, statement: &[u8], what: &str) -> Result<Attested, Error> {
+        let envelope = sign_dsse(
+            &self.key,
+            dsse::INTOTO_PAYLOAD_TYPE,
+            statement.to_vec(),
+            what,
+        )?;
+        Ok(Attested {
+            envelope,
+            bundle: None,
+            log_index: None,
+        })
+    }
+}
+
+/// The keyless [`Attestor`]: a run key certified by the authority for the factory's
+/// workload identity; every attestation is timestamped, logged and bundled.
+pub struct KeylessAttestor {
+    signer: chainseal_sign::Signer,
+    certified: Arc<CertifiedKey>,
+    key: Key,
+    identity: String,
+    rt: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for KeylessAttestor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeylessAttestor")
+            .field("identity", &self.identity)
+            .field("key", &self.key.keyid())
+            .finish_non_exhaustive()
+    }
+}
+
+fn signing_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Signing {
+        what: what.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+impl KeylessAttestor {
+    /// Obtain the run's certificate from the CA in `setup` with `token` (whose subject is
+    /// the workload identity). Blocking; call it outside any async runtime.
+    pub fn new(setup: SigningSetup, token: IdentityToken) -> Result<Self, Error> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("chainseal-attest")
+            .enable_all()
+            .build()
+            .map_err(|e| signing_err("the run certificate", e))?;
+        let signer = chainseal_sign::Signer::new(setup)
+            .map_err(|e| signing_err("the run certificate", e))?;
+        let certified = rt
+            .block_on(signer.certify(&token))
+            .map_err(|e| signing_err("the run certificate", e))?;
+        let leaf = certified
+            .chain()
+            .first()
+            .ok_or_else(|| signing_err("the run certificate", "the CA returned no certificate"))?;
+        let identity = leaf
+            .subject_alt_names()
+            .into_iter()
+            .find_map(|s| match s {
+                SubjectAltName::Uri(u) => Some(u),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                signing_err(
+                    "the run certificate",
+                    "the certificate has no URI SAN: the token's subject must be the workload's SPIFFE ID",
+                )
+            })?;
+        let key = Key::from_public(certified.public_key())?;
+        Ok(KeylessAttestor {
+            signer,
+            certified: Arc::new(certified),
+            key,
+            identity,
+            rt,
+        })
+    }
+
+    /// The certificate chain of the run key, leaf first.
+    pub fn chain(&self) -> &[chainseal_crypto::x509::Certificate] {
+        self.certified.chain()
+    }
+}
+
+/// The DSSE envelope inside a bundle's JSON.
+fn envelope_of(bundle: &[u8], keyid: &str, what: &str) -> Result<dsse::Envelope, Error> {
+    let v: Value = serde_json::from_slice(bundle).map_err(|e| signing_err(what, e))?;
+    let env = v
+        .get("dsseEnvelope")
+        .ok_or_else(|| signing_err(what, "the bundle has no dsseEnvelope"))?;
+    let b64 = |v: Option<&Value>, field: &str| -> Result<Vec<u8>, Error> {
+        let s = v
+            .and_then(Value::as_str)
+            .ok_or_else(|| signing_err(what, format!("bundle dsseEnvelope.{field} missing")))?;
+        STANDARD.decode(s).map_err(|e| signing_err(what, e))
+    };
+    let payload = b64(env.get("payload"), "payload")?;
+    let sig = b64(env.pointer("/signatures/0/sig"), "signatures[0].sig")?;
+    let payload_type = env
+        .get("payloadType")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    Ok(dsse::Envelope {
+        payload,
+        payload_type,
+        signatures: vec![dsse::Signature {
+            sig,
+            keyid: Some(keyid.to_string()),
+        }],
+    })
+}
+
+impl Attestor for KeylessAttestor {
+    fn key_id(&self) -> String {
+        self.key.keyid()
+    }
+    fn public_key(&self) -> &Key {
+        &self.key
+    }
+    fn identity(&self) -> Option<&str> {
+        Some(&self.identity)
+    }
+    fn trusted_root(&self) -> Option<&[u8]> {
+        Some(&self.signer.setup().trusted_root_json)
+    }
+    fn attest(&self, statement: &[u8], what: &str) -> Result<Attested, Error> {
+        let cred = Credential::Certified(Arc::clone(&self.certified));
+        let signed = self
+            .rt
+            .handle()
+            .block_on(self.signer.sign_async(&cred, Payload::Statement(statement)))
+            .map_err(|e| signing_err(what, e))?;
+        let envelope = envelope_of(&signed.json, &self.key.keyid(), what)?;
+        if envelope.payload != statement {
+            return Err(signing_err(what, "the bundle signs another payload"));
+        }
+        let log_index = signed
+            .report
+            .tlog_entries
+            .first()
+            .and_then(|e| e.log_index.or(e.proof_index));
+        Ok(Attested {
+            envelope,
+            bundle: Some(signed.json),
+            log_index,
+        })
+    }
+}

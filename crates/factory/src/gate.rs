@@ -1,0 +1,327 @@
+//! The gate before publish: verify a run's output folder the way a consumer would, from
+//! the files on disk and the trusted root alone — never from the factory's memory.
+//!
+//! In order (the first failure stops the gate and names its check):
+//! 1. `provenance` — every file in `artifacts/` is a subject of `provenance.sigstore.json`,
+//!    whose Sigstore bundle verifies (certificate chain, signature, timestamp, log
+//!    inclusion) and whose certificate identity is one of the allowed identities and the
+//!    provenance's builder id (`chainseal_provenance::verify_provenance`);
+//! 2. `slsa-level` — the verified builder attains the required SLSA Build level;
+//! 3. `link bundle` — each step's link bundle verifies for the same identity and was
+//!    signed by the same certified key as the provenance, and the `.link` file beside it
+//!    carries the very envelope the bundle logged;
+//! 4. `in-toto layout` — the links satisfy the layout generated from the pipeline
+//!    ([`crate::layout`]), with the verified key as the only functionary.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chainseal_crypto::keys::{KeyKind, PrivateKey, PublicKey, sha256};
+use chainseal_crypto::x509::Certificate;
+use chainseal_intoto::{Format, InspectionDir, Key, Metadata, SigningKey, VerifyOptions};
+use chainseal_model::bundle::{Bundle, Content};
+use chainseal_model::statement::Statement;
+use chainseal_provenance::{Options, verify_provenance};
+use chainseal_verify::{Artifact, Matcher, Policy, TrustMaterial, Verifier};
+use time::OffsetDateTime;
+
+use crate::Error;
+use crate::layout::{SOURCE_STEP, layout_for};
+use crate::observer;
+use crate::pipeline::{Gate, Pipeline};
+
+/// The provenance bundle's file name in a run's output folder.
+pub const PROVENANCE_BUNDLE: &str = "provenance.sigstore.json";
+
+/// What the gate established.
+#[derive(Debug, Clone)]
+pub struct GateReport {
+    /// The certificate identity every attestation was verified for.
+    pub identity: String,
+    /// Its OIDC issuer.
+    pub issuer: String,
+    /// The SLSA Build level of the verified builder.
+    pub slsa_level: u8,
+    /// `(artifact, sha256)` verified against the provenance.
+    pub artifacts: Vec<(String, String)>,
+    /// The checks that passed, in order.
+    pub checks: Vec<String>,
+}
+
+/// What to check.
+#[derive(Debug, Clone, Copy)]
+pub struct GateInput<'a> {
+    /// The pipeline (for the generated layout).
+    pub pipeline: &'a Pipeline,
+    /// The policy.
+    pub gate: &'a Gate,
+    /// The run's output folder (`artifacts/`, `links/`, `provenance.sigstore.json`).
+    pub out_dir: &'a Path,
+    /// The trusted root (JSON) of the authority and log.
+    pub trusted_root: &'a [u8],
+    /// The expected source (as recorded in the provenance: `git+<repo>@<rev>` or
+    /// `file://<dir>`).
+    pub source_uri: &'a str,
+}
+
+fn read(path: &Path, check: &str) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::gate(check, format!("{}: {e}", path.display())))
+}
+
+/// The single file in `dir` named `<step>.<8 hex>.<ext>`.
+fn step_file(dir: &Path, step: &str, ext: &str) -> Result<PathBuf, Error> {
+    let mut found = Vec::new();
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::gate("link bundle", format!("{}: {e}", dir.display())))?;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(rest) = name.strip_prefix(&format!("{step}."))
+            && let Some(kid) = rest.strip_suffix(&format!(".{ext}"))
+            && kid.len() == 8
+            && kid.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            found.push(e.path());
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(Error::gate(
+            "link bundle",
+            format!(
+                "step '{step}': no {step}.<keyid>.{ext} in {}",
+                dir.display()
+            ),
+        )),
+        n => Err(Error::gate(
+            "link bundle",
+            format!("step '{step}': {n} {ext} files; exactly one is expected"),
+        )),
+    }
+}
+
+fn dsse_of(bundle: &Bundle, what: &str) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    match &bundle.content {
+        Content::Dsse(env) => Ok((
+            env.payload.clone(),
+            env.signatures
+                .first()
+                .map(|s| s.sig.clone())
+                .unwrap_or_default(),
+        )),
+        _ => Err(Error::gate(
+            "link bundle",
+            format!("{what}: not a DSSE bundle"),
+        )),
+    }
+}
+
+/// Verify one step's link bundle and the `.link` file beside it.
+fn check_link(
+    verifier: &Verifier,
+    links: &Path,
+    step: &str,
+    policy: &Policy,
+    key_sha256: &str,
+) -> Result<(), Error> {
+    let bpath = step_file(links, step, "sigstore.json")?;
+    let what = bpath.display().to_string();
+    let bytes = read(&bpath, "link bundle")?;
+    let bundle = Bundle::from_json(&bytes)
+        .map_err(|e| Error::gate("link bundle", format!("{what}: {e}")))?;
+    let (payload, sig) = dsse_of(&bundle, &what)?;
+    let st = Statement::from_json(&payload)
+        .map_err(|e| Error::gate("link bundle", format!("{what}: statement: {e}")))?;
+    let subject = st
+        .subject
+        .iter()
+        .find_map(|s| s.digest.get("sha256"))
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|d| <[u8; 32]>::try_from(d).ok())
+        .ok_or_else(|| {
+            Error::gate(
+                "link bundle",
+                format!("{what}: no subject with a sha256 digest"),
+            )
+        })?;
+    let report = verifier
+        .verify(&bundle, Artifact::Sha256(subject), policy)
+        .map_err(|e| Error::gate("link bundle", format!("{what}: {e}")))?;
+    if report.signer.public_key_sha256 != key_sha256 {
+        return Err(Error::gate(
+            "link bundle",
+            format!("{what}: signed by another key than the provenance"),
+        ));
+    }
+    // The in-toto link file must be the logged envelope, byte for byte.
+    let lpath = step_file(links, step, "link")?;
+    let env = chainseal_model::dsse::Envelope::from_json(&read(&lpath, "link bundle")?)
+        .map_err(|e| Error::gate("link bundle", format!("{}: {e}", lpath.display())))?;
+    let same_sig = env.signatures.len() == 1 && env.signatures[0].sig == sig;
+    if env.payload != payload || !same_sig {
+        return Err(Error::gate(
+            "link bundle",
+            format!("{} is not the envelope logged in {what}", lpath.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Run the gate over a run's output folder.
+pub fn check(input: &GateInput<'_>) -> Result<GateReport, Error> {
+    let trust =
+        TrustMaterial::from_json(input.trusted_root).map_err(|e| Error::gate("trusted root", e))?;
+    let verifier = Verifier::new(trust);
+    let mut checks = Vec::new();
+
+    // 1. Provenance for every artifact, for an allowed identity.
+    let prov_path = input.out_dir.join(PROVENANCE_BUNDLE);
+    let prov = read(&prov_path, "provenance")?;
+    let art_dir = input.out_dir.join("artifacts");
+    let files = observer::list_files(&art_dir, "", "artifacts")
+        .map_err(|e| Error::gate("provenance", e))?;
+    if files.is_empty() {
+        return Err(Error::gate("provenance", "no artifacts to publish"));
+    }
+    let mut verified = None;
+    let mut artifacts = Vec::new();
+    for (path, name) in &files {
+        let sha = observer::sha256_file(path)?;
+        let digest: [u8; 32] = hex::decode(&sha)
+            .ok()
+            .and_then(|d| d.try_into().ok())
+            .ok_or_else(|| Error::gate("provenance", "bad digest"))?;
+        let mut last = None;
+        let mut ok = None;
+        for id in &input.gate.identities {
+            let opts = Options {
+                source_uri: input.source_uri.to_string(),
+                builder_id: Some(id.clone()),
+                ..Options::default()
+            };
+            match verify_provenance(&verifier, &prov, digest, &opts) {
+                Ok(v) => {
+                    ok = Some(v);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let v = ok.ok_or_else(|| {
+            Error::gate(
+                "provenance",
+                format!(
+                    "artifacts/{name} (sha256 {sha}): {}",
+                    last.map(|e| e.to_string()).unwrap_or_default()
+                ),
+            )
+        })?;
+        artifacts.push((name.clone(), sha));
+        verified = Some(v);
+    }
+    let v = verified.ok_or_else(|| Error::gate("provenance", "no artifacts"))?;
+    checks.push(format!(
+        "provenance: {} artifact(s) are subjects of a verified provenance by {}",
+        artifacts.len(),
+        v.builder.id
+    ));
+
+    // 2. SLSA level.
+    let level = v.builder.slsa_build_level();
+    if level < input.gate.slsa_level {
+        return Err(Error::gate(
+            "slsa-level",
+            format!(
+                "builder {} attains SLSA Build L{level}, the gate requires L{}",
+                v.builder.id, input.gate.slsa_level
+            ),
+        ));
+    }
+    checks.push(format!(
+        "slsa-level: Build L{level} ≥ L{}",
+        input.gate.slsa_level
+    ));
+
+    // 3. Link bundles, same identity and key.
+    let identity = v
+        .report
+        .signer
+        .subject_alternative_names
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::gate("provenance", "the certificate has no SAN"))?;
+    let issuer = v
+        .report
+        .signer
+        .issuer
+        .clone()
+        .ok_or_else(|| Error::gate("provenance", "the certificate has no OIDC issuer"))?;
+    let key_sha = v.report.signer.public_key_sha256.clone();
+    let policy = Policy::Identity {
+        identity: Matcher::Exact(identity.clone()),
+        issuer: Matcher::Exact(issuer.clone()),
+    };
+    let links = input.out_dir.join("links");
+    let steps: Vec<&str> = std::iter::once(SOURCE_STEP)
+        .chain(input.pipeline.steps.iter().map(|s| s.name.as_str()))
+        .collect();
+    for step in &steps {
+        check_link(&verifier, &links, step, &policy, &key_sha)?;
+    }
+    checks.push(format!(
+        "link bundle: {} links logged and signed by the provenance's certified key",
+        steps.len()
+    ));
+
+    // 4. The generated in-toto layout, with the verified key as functionary.
+    let bundle = Bundle::from_json(&prov).map_err(|e| Error::gate("provenance", e))?;
+    let leaf = bundle
+        .key_material
+        .leaf()
+        .ok_or_else(|| Error::gate("provenance", "no certificate"))?;
+    let spki = Certificate::from_der(leaf)
+        .and_then(|c| c.spki_der())
+        .map_err(|e| Error::gate("provenance", e))?;
+    if hex::encode(sha256(&spki)) != key_sha {
+        return Err(Error::gate(
+            "provenance",
+            "the certificate read is not the one verified",
+        ));
+    }
+    let functionary = PublicKey::from_spki_der(&spki)
+        .map_err(|e| Error::gate("in-toto layout", e))
+        .and_then(|k| Key::from_public(k).map_err(|e| Error::gate("in-toto layout", e)))?;
+    let now = OffsetDateTime::now_utc();
+    let payload = layout_for(
+        input.pipeline,
+        &functionary,
+        now + Duration::from_secs(3600),
+    );
+    // The layout is generated here from the pipeline, so it is signed here too, by a
+    // key that lives only for this check.
+    let owner = PrivateKey::generate(KeyKind::Ed25519)
+        .map_err(|e| Error::gate("in-toto layout", e))
+        .and_then(|k| SigningKey::from_private(k).map_err(|e| Error::gate("in-toto layout", e)))?;
+    let mut md = Metadata::new(payload, Format::Metablock)?;
+    md.sign(&owner)?;
+    let opts = VerifyOptions {
+        link_dir: links,
+        parameters: None,
+        inspection_dir: InspectionDir::default(),
+        inspection_timeout: Duration::from_secs(10),
+        now,
+    };
+    chainseal_intoto::verify(&md, &[owner.public().clone()], &opts)
+        .map_err(|e| Error::gate("in-toto layout", e))?;
+    checks.push(format!(
+        "in-toto layout: {} steps, every material matches the product that made it",
+        steps.len()
+    ));
+
+    Ok(GateReport {
+        identity,
+        issuer,
+        slsa_level: level,
+        artifacts,
+        checks,
+    })
+}

@@ -1,0 +1,111 @@
+//! The in-toto layout of a pipeline, generated from the pipeline file itself.
+//!
+//! The chain it describes:
+//! - `source` — the observer's own retrieval of the source tree: no materials, products
+//!   `source/…` only;
+//! - one step per pipeline step, performed by the factory's key: each material under a
+//!   folder the step takes as input (`source/…` or `<earlier step>/…`) must MATCH a
+//!   product of that step, nothing else may be consumed, and only `<step>/…` may be
+//!   created.
+//!
+//! So a file that changes between the step that produced it and the step that consumed it
+//! — a build-host implant rewriting the source mid-pipeline, as in SolarWinds — breaks a
+//! MATCH rule and the run fails its gate.
+
+use std::collections::BTreeSet;
+
+use chainseal_intoto::Key;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::pipeline::{Pipeline, SOURCE_DIR};
+
+/// The name of the observer's source-retrieval link.
+pub const SOURCE_STEP: &str = SOURCE_DIR;
+
+/// The folders (step names or `source`) a step reads from, in first-use order.
+pub fn input_steps(inputs: &[String]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for i in inputs {
+        if let Some(first) = i.split('/').find(|c| !c.is_empty() && *c != ".")
+            && seen.insert(first.to_string())
+        {
+            out.push(first.to_string());
+        }
+    }
+    out
+}
+
+/// The layout payload (`_type: layout`) for `pipeline`, with `functionary` authorised
+/// for every step, expiring at `expires`.
+pub fn layout_for(pipeline: &Pipeline, functionary: &Key, expires: OffsetDateTime) -> Value {
+    let kid = functionary.keyid();
+    let step = |name: &str, command: Vec<String>, mats: Vec<Value>, prods: Vec<Value>| {
+        json!({
+            "_type": "step", "name": name, "threshold": 1, "pubkeys": [kid],
+            "expected_command": command,
+            "expected_materials": mats, "expected_products": prods,
+        })
+    };
+    let mut steps = vec![step(
+        SOURCE_STEP,
+        Vec::new(),
+        vec![json!(["DISALLOW", "*"])],
+        vec![
+            json!(["CREATE", format!("{SOURCE_DIR}/*")]),
+            json!(["DISALLOW", "*"]),
+        ],
+    )];
+    for s in &pipeline.steps {
+        let mut mats: Vec<Value> = input_steps(&s.inputs)
+            .into_iter()
+            .map(|from| {
+                json!([
+                    "MATCH",
+                    format!("{from}/*"),
+                    "WITH",
+                    "PRODUCTS",
+                    "FROM",
+                    from
+                ])
+            })
+            .collect();
+        mats.push(json!(["DISALLOW", "*"]));
+        let prods = vec![
+            json!(["CREATE", format!("{}/*", s.name)]),
+            json!(["DISALLOW", "*"]),
+        ];
+        steps.push(step(&s.name, s.argv(), mats, prods));
+    }
+    let expires = expires
+        .replace_nanosecond(0)
+        .unwrap_or(expires)
+        .format(&Rfc3339)
+        .unwrap_or_default();
+    json!({
+        "_type": "layout",
+        "expires": expires,
+        "readme": format!("chainseal factory pipeline '{}' (generated from the pipeline file)", pipeline.name),
+        "keys": {kid: functionary.to_json_with_keyid()},
+        "steps": steps,
+        "inspect": [],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_steps_are_the_first_path_components_once_each() {
+        let v = input_steps(&[
+            "source/a.c".into(),
+            "./source/b.c".into(),
+            "build/hello".into(),
+            "source/**".into(),
+        ]);
+        assert_eq!(v, vec!["source".to_string(), "build".to_string()]);
+    }
+}
