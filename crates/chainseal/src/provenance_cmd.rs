@@ -1,4 +1,5 @@
-//! `chainseal verify-provenance`: slsa-verifier's `verify-artifact`, offline.
+//! `chainseal verify-provenance`: slsa-verifier's `verify-artifact`, offline, for GitHub
+//! builders and chainseal's own secure software factory.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,10 +16,12 @@ pub struct VerifyProvenanceArgs {
     /// Provenance file: a Sigstore bundle or `.intoto.jsonl`.
     #[arg(long)]
     pub provenance_path: PathBuf,
-    /// Expected source repository, e.g. `github.com/owner/repo`.
+    /// Expected source repository, e.g. `github.com/owner/repo` (a factory's local source:
+    /// its absolute directory).
     #[arg(long)]
     pub source_uri: String,
-    /// Expected builder id, with or without `@ref` (required for BYOB builders).
+    /// Expected builder id, with or without `@ref` (required for BYOB builders); for a
+    /// chainseal factory its exact `spiffe://<trust-domain>/factory/<pipeline>` (required).
     #[arg(long)]
     pub builder_id: Option<String>,
     /// Expected source tag, e.g. `v1.2.3`.
@@ -28,8 +31,12 @@ pub struct VerifyProvenanceArgs {
     #[arg(long)]
     pub source_branch: Option<String>,
     /// Print the verified statement JSON on stdout.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     pub print_provenance: bool,
+    /// Print `{"verified":[{artifact, sha256, builderId, builderKind, slsaBuildLevel,
+    /// sourceUri, sourceRef}]}` on stdout when every artifact verifies.
+    #[arg(long)]
+    pub json: bool,
     /// Trusted root JSON replacing the embedded Sigstore public-good root.
     #[arg(long)]
     pub trusted_root: Option<PathBuf>,
@@ -72,8 +79,14 @@ pub fn run(args: VerifyProvenanceArgs) -> anyhow::Result<ExitCode> {
                     println!("{}", String::from_utf8_lossy(&v.statement_json));
                 }
                 eprintln!(
-                    "Verified build using builder {} at commit for {}",
+                    "Verified build using builder {} ({} builder, SLSA Build L{}) from {}{} for {}",
                     v.builder.id,
+                    v.builder.kind.as_str(),
+                    v.builder.slsa_build_level(),
+                    v.source_uri,
+                    v.source_ref
+                        .as_deref()
+                        .map_or_else(String::new, |r| format!(" at {r}")),
                     path.display()
                 );
                 verified.push((path, hex::encode(digest), v));
@@ -115,12 +128,9 @@ pub fn run(args: VerifyProvenanceArgs) -> anyhow::Result<ExitCode> {
                 ),
             },
             time_verified: vsa::now_rfc3339(),
-            resource_uri: format!(
-                "git+https://{}",
-                verified
-                    .first()
-                    .map_or("", |(_, _, v)| v.source_repo.as_str())
-            ),
+            resource_uri: verified
+                .first()
+                .map_or_else(String::new, |(_, _, v)| v.source_uri.clone()),
             policy: VsaPolicy {
                 uri: Some("https://slsa.dev/spec/v1.0/verifying-artifacts".into()),
                 digest: None,
@@ -141,6 +151,23 @@ pub fn run(args: VerifyProvenanceArgs) -> anyhow::Result<ExitCode> {
         let st = vsa::vsa_statement(&subjects, &pred)?;
         let env = vsa::sign_statement(st, &key, None)?;
         std::fs::write(out, env.to_json()).with_context(|| format!("writing {}", out.display()))?;
+    }
+    if args.json {
+        let list: Vec<serde_json::Value> = verified
+            .iter()
+            .map(|(p, d, v)| {
+                serde_json::json!({
+                    "artifact": p.display().to_string(),
+                    "sha256": d,
+                    "builderId": v.builder.id,
+                    "builderKind": v.builder.kind.as_str(),
+                    "slsaBuildLevel": v.builder.slsa_build_level(),
+                    "sourceUri": v.source_uri,
+                    "sourceRef": v.source_ref,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "verified": list }));
     }
     eprintln!("PASSED: SLSA verification passed");
     Ok(ExitCode::SUCCESS)

@@ -1,7 +1,16 @@
-//! Which builders are trusted, and how a builder id is matched (slsa-verifier semantics).
+//! Which builders are trusted, and how a builder id is matched: slsa-verifier semantics
+//! for GitHub builders, exact SPIFFE ids for chainseal's own secure software factory.
 
 use crate::error::{Check, Error};
 use crate::slsa::Provenance;
+
+/// `buildType` of SLSA provenance written by chainseal's secure software factory.
+pub const FACTORY_BUILD_TYPE: &str = "https://chainseal.dev/factory/v1";
+
+/// The certificate identity (URI SAN) of a chainseal factory:
+/// `spiffe://<trust-domain>/factory/<pipeline-name>`. Same language as
+/// [`is_factory_identity`].
+pub const FACTORY_IDENTITY_REGEX: &str = "^spiffe://[^/]+/factory/[^/]+$";
 
 /// The OIDC issuer of GitHub Actions workload identities.
 pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";
@@ -37,14 +46,22 @@ pub enum BuilderKind {
     /// A reusable workflow the caller named with `--builder-id` (e.g. the BCR
     /// publish workflow using GitHub's attest action); trusted because the user said so.
     Named,
+    /// A chainseal secure software factory (`spiffe://<td>/factory/<pipeline>`), trusted
+    /// because the user named it with `--builder-id` and its certificate chains to the
+    /// `--trusted-root`. SLSA Build L3: every step runs isolated in a fresh sandbox
+    /// (no network for builds, read-only inputs), and the provenance is generated and
+    /// signed by the observer outside the sandbox, with a key and certificate the steps
+    /// never see — a step cannot forge or alter it.
+    Factory,
 }
 
 /// The builder that verification established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedBuilder {
-    /// The builder id, `name@ref`.
+    /// The builder id: GitHub `name@ref`; factory the SPIFFE id.
     pub id: String,
-    /// The signing workflow from the certificate, `name@ref`.
+    /// The signer from the certificate: GitHub the workflow `name@ref`; factory the
+    /// SPIFFE id (the same as `id`).
     pub signer: String,
     /// How it was trusted.
     pub kind: BuilderKind,
@@ -54,10 +71,87 @@ impl VerifiedBuilder {
     /// The SLSA Build level this builder attains.
     pub fn slsa_build_level(&self) -> u8 {
         match self.kind {
-            BuilderKind::Generator | BuilderKind::Delegator => 3,
+            BuilderKind::Generator | BuilderKind::Delegator | BuilderKind::Factory => 3,
             BuilderKind::Named => 2,
         }
     }
+}
+
+impl BuilderKind {
+    /// A stable lower-case name (`generator`, `delegator`, `named`, `factory`), e.g. for
+    /// JSON output.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BuilderKind::Generator => "generator",
+            BuilderKind::Delegator => "delegator",
+            BuilderKind::Named => "named",
+            BuilderKind::Factory => "factory",
+        }
+    }
+}
+
+/// Whether `uri` is a chainseal factory identity `spiffe://<trust-domain>/factory/<name>`
+/// (non-empty trust domain and name, no further path segments).
+pub fn is_factory_identity(uri: &str) -> bool {
+    let Some(rest) = uri.strip_prefix("spiffe://") else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    matches!(parts.as_slice(), [td, "factory", name] if !td.is_empty() && !name.is_empty())
+}
+
+/// Verify a chainseal factory builder. `identity` is the URI SAN of the *verified*
+/// certificate; trust is the user's choice, so `expected` (`--builder-id`) is required and
+/// must equal it exactly (no `@version` semantics). The provenance's `builder.id` must be
+/// the same identity and its `buildType` [`FACTORY_BUILD_TYPE`].
+pub fn verify_factory_builder(
+    identity: &str,
+    expected: Option<&str>,
+    provenance: &Provenance,
+) -> Result<VerifiedBuilder, Error> {
+    if !is_factory_identity(identity) {
+        return Err(Error::new(
+            Check::BuilderIdentity,
+            format!(
+                "certificate identity {identity:?} is not spiffe://<trust-domain>/factory/<pipeline>"
+            ),
+        ));
+    }
+    let Some(e) = expected.filter(|e| !e.is_empty()) else {
+        return Err(Error::new(
+            Check::BuilderId,
+            format!(
+                "--builder-id is required for provenance signed by a chainseal factory (the certificate names {identity:?})"
+            ),
+        ));
+    };
+    if e != identity {
+        return Err(Error::new(
+            Check::BuilderId,
+            format!("--builder-id {e:?} is not the certificate's factory identity {identity:?}"),
+        ));
+    }
+    let prov_id = provenance.builder_id();
+    if prov_id != identity {
+        return Err(Error::new(
+            Check::BuilderId,
+            format!(
+                "provenance builder.id {prov_id:?} is not the certificate's factory identity {identity:?}"
+            ),
+        ));
+    }
+    let build_type = provenance.build_type();
+    if build_type != FACTORY_BUILD_TYPE {
+        return Err(Error::new(
+            Check::BuildType,
+            format!("factory provenance buildType {build_type:?} is not {FACTORY_BUILD_TYPE}"),
+        ));
+    }
+    Ok(VerifiedBuilder {
+        id: identity.to_string(),
+        signer: identity.to_string(),
+        kind: BuilderKind::Factory,
+    })
 }
 
 /// Whether a user-given builder id (`name` or `name@version`) matches `actual`
@@ -209,6 +303,148 @@ pub fn verify_builder(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::slsa::PROVENANCE_V1;
+
+    const FACTORY_ID: &str = "spiffe://chainseal.local/factory/hello";
+
+    /// A factory provenance predicate as `chainseal factory run` writes it.
+    fn factory_provenance(builder_id: &str, build_type: &str) -> Provenance {
+        let predicate = serde_json::json!({
+            "buildDefinition": {
+                "buildType": build_type,
+                "externalParameters": {
+                    "pipeline": {"name": "hello", "path": "pipeline.yaml", "digest": {"sha256": "ab".repeat(32)}},
+                    "source": {"uri": "git+https://github.com/o/r.git@v1.0.0", "digest": {"sha256": "cd".repeat(32), "gitCommit": "ef".repeat(20)}},
+                },
+            },
+            "runDetails": {
+                "builder": {"id": builder_id},
+                "metadata": {"invocationId": "1", "startedOn": "2026-01-01T00:00:00Z", "finishedOn": "2026-01-01T00:00:01Z"},
+            },
+        });
+        Provenance::parse(PROVENANCE_V1, Some(&predicate)).unwrap()
+    }
+
+    #[test]
+    fn accepts_spiffe_factory_identity() {
+        for id in [
+            FACTORY_ID,
+            "spiffe://example.org/factory/release-pipeline",
+            "spiffe://td/factory/p@1",
+        ] {
+            assert!(is_factory_identity(id), "{id}");
+        }
+    }
+
+    #[test]
+    fn rejects_identity_that_is_not_a_spiffe_factory_pipeline() {
+        for id in [
+            "spiffe://td/other/p",
+            "spiffe:///factory/p",
+            "spiffe://td/factory/",
+            "spiffe://td/factory/p/extra",
+            "spiffe://td/factory",
+            "https://td/factory/p",
+            "SPIFFE://td/factory/p",
+            "https://github.com/o/r/.github/workflows/b.yml@refs/tags/v1.0.0",
+        ] {
+            assert!(!is_factory_identity(id), "{id}");
+        }
+    }
+
+    #[test]
+    fn accepts_factory_provenance_whose_builder_id_equals_certificate_identity_at_level_3() {
+        let b = verify_factory_builder(
+            FACTORY_ID,
+            Some(FACTORY_ID),
+            &factory_provenance(FACTORY_ID, FACTORY_BUILD_TYPE),
+        )
+        .unwrap();
+        assert_eq!(b.id, FACTORY_ID);
+        assert_eq!(b.signer, FACTORY_ID);
+        assert_eq!(b.kind, BuilderKind::Factory);
+        assert_eq!(b.slsa_build_level(), 3);
+    }
+
+    #[test]
+    fn rejects_factory_provenance_without_builder_id() {
+        let prov = factory_provenance(FACTORY_ID, FACTORY_BUILD_TYPE);
+        for expected in [None, Some("")] {
+            let e = verify_factory_builder(FACTORY_ID, expected, &prov).unwrap_err();
+            assert_eq!(e.check, Check::BuilderId, "{e}");
+            assert!(e.reason.contains("required"), "{e}");
+        }
+    }
+
+    #[test]
+    fn rejects_factory_provenance_whose_builder_id_differs_from_certificate() {
+        let prov = factory_provenance(FACTORY_ID, FACTORY_BUILD_TYPE);
+        for expected in [
+            "spiffe://chainseal.local/factory/other",
+            "spiffe://evil.local/factory/hello",
+            "spiffe://chainseal.local/factory/hello@v1",
+            "spiffe://chainseal.local/factory/hell",
+            "spiffe://chainseal.local/factory/hello/",
+            "spiffe://chainseal.local/factory",
+        ] {
+            let e = verify_factory_builder(FACTORY_ID, Some(expected), &prov).unwrap_err();
+            assert_eq!(e.check, Check::BuilderId, "{e}");
+            assert!(
+                e.reason.contains(expected) && e.reason.contains(FACTORY_ID),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_factory_provenance_whose_builder_id_claim_differs_from_certificate() {
+        // The signed provenance claims another pipeline than the certificate names.
+        let prov = factory_provenance("spiffe://chainseal.local/factory/other", FACTORY_BUILD_TYPE);
+        let e = verify_factory_builder(FACTORY_ID, Some(FACTORY_ID), &prov).unwrap_err();
+        assert_eq!(e.check, Check::BuilderId, "{e}");
+        assert!(e.reason.contains("builder.id"), "{e}");
+    }
+
+    #[test]
+    fn rejects_factory_provenance_with_foreign_build_type() {
+        for bt in [
+            "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1",
+            "https://chainseal.dev/factory/v2",
+            "",
+        ] {
+            let e = verify_factory_builder(
+                FACTORY_ID,
+                Some(FACTORY_ID),
+                &factory_provenance(FACTORY_ID, bt),
+            )
+            .unwrap_err();
+            assert_eq!(e.check, Check::BuildType, "{e}");
+        }
+    }
+
+    #[test]
+    fn rejects_factory_builder_for_non_factory_certificate_identity() {
+        let id = "spiffe://chainseal.local/workload/hello";
+        let e = verify_factory_builder(id, Some(id), &factory_provenance(id, FACTORY_BUILD_TYPE))
+            .unwrap_err();
+        assert_eq!(e.check, Check::BuilderIdentity, "{e}");
+    }
+
+    #[test]
+    fn builder_kinds_have_stable_names_and_levels() {
+        let level = |kind| {
+            VerifiedBuilder {
+                id: String::new(),
+                signer: String::new(),
+                kind,
+            }
+            .slsa_build_level()
+        };
+        assert_eq!(BuilderKind::Factory.as_str(), "factory");
+        assert_eq!(level(BuilderKind::Factory), 3);
+        assert_eq!(BuilderKind::Named.as_str(), "named");
+        assert_eq!(level(BuilderKind::Named), 2);
+    }
 
     #[test]
     fn builder_id_matches_with_and_without_ref() {

@@ -13,17 +13,23 @@ pub enum Check {
     /// timestamps) failed; the inner `chainseal_verify` check is in the reason.
     Signature,
     /// The signer certificate is not a trusted builder (untrusted reusable workflow,
-    /// wrong OIDC issuer, or a builder ref that is not a release tag).
+    /// wrong OIDC issuer, a builder ref that is not a release tag, or a factory
+    /// certificate without exactly one SPIFFE factory identity and an OIDC issuer).
     BuilderIdentity,
-    /// `--builder-id` does not match the verified builder, or the provenance's
-    /// `builder.id` disagrees with the certificate.
+    /// `--builder-id` does not match the verified builder (or is missing where it is
+    /// required: BYOB delegators, chainseal factories), or the provenance's `builder.id`
+    /// disagrees with the certificate.
     BuilderId,
-    /// The certificate's source repository is not `--source-uri`, or the provenance
-    /// names a different source than the certificate.
+    /// A chainseal factory provenance whose `buildType` is not the factory's.
+    BuildType,
+    /// The source is not `--source-uri`: GitHub, the certificate's source repository (and
+    /// the provenance must agree with it); factory, the signed provenance's
+    /// `externalParameters.source.uri`.
     SourceUri,
-    /// The certificate's ref is not `--source-tag`.
+    /// The source ref is not `--source-tag` (GitHub: the certificate's ref; factory: the
+    /// revision of the signed source URI).
     SourceTag,
-    /// The certificate's ref is not `--source-branch`.
+    /// The source ref is not `--source-branch` (as for [`Check::SourceTag`]).
     SourceBranch,
     /// The artifact's SHA-256 is not a subject of the statement.
     Subject,
@@ -43,6 +49,7 @@ impl fmt::Display for Check {
             Check::Signature => "signature",
             Check::BuilderIdentity => "builder identity",
             Check::BuilderId => "builder id",
+            Check::BuildType => "build type",
             Check::SourceUri => "source uri",
             Check::SourceTag => "source tag",
             Check::SourceBranch => "source branch",

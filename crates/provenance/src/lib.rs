@@ -6,7 +6,11 @@
 //! `chainseal_verify`, then checks — against the *verified certificate*, never the
 //! provenance's own claims of identity — that the signer is a trusted builder, that the
 //! source repository, tag and branch are the expected ones, and that the artifact is a
-//! subject. [`vsa`] emits and verifies `verification_summary/v1` attestations.
+//! subject. Two kinds of builder are verified: GitHub Actions builders
+//! (slsa-github-generator, BYOB delegators, named reusable workflows) and chainseal's own
+//! secure software factory (certificate SAN `spiffe://<td>/factory/<pipeline>`, named
+//! exactly by `--builder-id`). [`vsa`] emits and verifies `verification_summary/v1`
+//! attestations.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

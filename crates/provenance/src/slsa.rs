@@ -218,6 +218,21 @@ impl Provenance {
         }
     }
 
+    /// v1 `buildDefinition.externalParameters.source.uri`: the source a chainseal factory
+    /// fetched and recorded itself (`git+<repo>@<revision>` or `file://<dir>`). `None` for
+    /// v0.2, or when absent or not a string.
+    pub fn external_source_uri(&self) -> Option<&str> {
+        match self {
+            Self::V02(_) => None,
+            Self::V1(p) => p
+                .build_definition
+                .external_parameters
+                .get("source")
+                .and_then(|s| s.get("uri"))
+                .and_then(Value::as_str),
+        }
+    }
+
     /// The event's base ref (`refs/heads/…`) for a tag push, from the builder-written
     /// environment: the branch a tag was created from.
     pub fn base_ref(&self) -> Option<String> {
@@ -251,4 +266,230 @@ pub fn normalize_repo(uri: &str) -> String {
     let s = s.split('@').next().unwrap_or(s);
     let s = s.trim_end_matches('/');
     s.strip_suffix(".git").unwrap_or(s).to_string()
+}
+
+/// URI schemes stripped by [`normalize_source_uri`].
+const SOURCE_SCHEMES: &[&str] = &["https://", "http://", "file://", "ssh://"];
+
+/// Split a source URI into its location and revision. Only a `git+` URI carries a
+/// revision: `git+<repo>@<revision>` gives `(<repo>, Some(<revision>))`, the `git+`
+/// dropped. The revision starts at the *last* `@` after the URI's authority, so the
+/// user of `git+ssh://git@host/o/r@v1` is not mistaken for a revision, and a revision may
+/// contain `/` (`refs/tags/v1`). A revision containing `@` yields a repository that ends
+/// in `@…`, which matches no expected source without an `@`: ambiguity fails closed. Any
+/// other URI (e.g. `file://` — a directory may be named `a@b`) has no revision. An empty
+/// revision is none.
+pub fn split_source_revision(uri: &str) -> (&str, Option<&str>) {
+    let Some(rest) = uri.strip_prefix("git+") else {
+        return (uri, None);
+    };
+    let path_start = match rest.find("://") {
+        Some(i) => {
+            let authority = i + 3;
+            rest.get(authority..)
+                .and_then(|a| a.find('/'))
+                .map_or(rest.len(), |j| authority + j)
+        }
+        None => 0,
+    };
+    let at = rest
+        .get(path_start..)
+        .and_then(|p| p.rfind('@'))
+        .map(|j| path_start + j);
+    match at {
+        Some(at) => {
+            let (repo, rev) = rest.split_at(at);
+            let rev = rev.get(1..).unwrap_or_default();
+            (repo, Some(rev).filter(|r| !r.is_empty()))
+        }
+        None => (rest, None),
+    }
+}
+
+/// Normalise a source URI for comparison: strip `git+` and the `@<revision>` of a `git+`
+/// URI ([`split_source_revision`]), the scheme (`https://`, `http://`, `file://`,
+/// `ssh://`) and any user in the authority (`git@`), trailing `/`, and — except for a
+/// `file://` directory, where `x.git` and `x` are different directories — a trailing
+/// `.git`. `git+https://github.com/o/r.git@v1` and `github.com/o/r` both give
+/// `github.com/o/r`; `file:///work/x` gives `/work/x`.
+pub fn normalize_source_uri(uri: &str) -> String {
+    let (s, _) = split_source_revision(uri);
+    let is_dir = uri.starts_with("file://");
+    let s = match SOURCE_SCHEMES.iter().find_map(|p| s.strip_prefix(p)) {
+        Some(rest) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest.get(..authority_end).and_then(|a| a.rfind('@')) {
+                Some(at) => rest.get(at + 1..).unwrap_or_default(),
+                None => rest,
+            }
+        }
+        None => s,
+    };
+    let s = s.trim_end_matches('/');
+    if is_dir {
+        s.to_string()
+    } else {
+        s.strip_suffix(".git").unwrap_or(s).to_string()
+    }
+}
+
+/// Whether the user's `--source-uri` names the source `provenance_uri` recorded by a
+/// chainseal factory. A `file://` source is a directory: `expected` is compared as a path
+/// (`file://` and trailing `/` stripped, nothing else). Any other source is compared after
+/// [`normalize_source_uri`] on both sides. An empty normalised source matches nothing.
+pub fn source_uri_matches(expected: &str, provenance_uri: &str) -> bool {
+    let actual = normalize_source_uri(provenance_uri);
+    let wanted = if provenance_uri.starts_with("file://") {
+        expected
+            .strip_prefix("file://")
+            .unwrap_or(expected)
+            .trim_end_matches('/')
+            .to_string()
+    } else {
+        normalize_source_uri(expected)
+    };
+    !actual.is_empty() && wanted == actual
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_git_source_with_revision_to_repository() {
+        for uri in [
+            "git+https://github.com/o/r.git@v1.0.0",
+            "git+https://github.com/o/r@refs/tags/v1.0.0",
+            "git+http://github.com/o/r/@main",
+            "git+ssh://git@github.com/o/r.git@refs/heads/main",
+            "https://github.com/o/r.git",
+            "github.com/o/r",
+            "github.com/o/r/",
+        ] {
+            assert_eq!(normalize_source_uri(uri), "github.com/o/r", "{uri}");
+        }
+        assert_eq!(normalize_source_uri("file:///work/x/"), "/work/x");
+        assert_eq!(normalize_source_uri("git+/work/repo@abc"), "/work/repo");
+    }
+
+    #[test]
+    fn normalization_keeps_distinct_sources_distinct() {
+        // Different host, owner or repository stay different.
+        let base = normalize_source_uri("git+https://github.com/o/r.git@v1.0.0");
+        for uri in [
+            "git+https://gitlab.com/o/r.git@v1.0.0",
+            "git+https://github.com/evil/r.git@v1.0.0",
+            "git+https://github.com/o/r2.git@v1.0.0",
+            "git+https://github.com/o/r/sub@v1.0.0",
+            "git+https://github.com.evil/o/r@v1.0.0",
+        ] {
+            assert_ne!(normalize_source_uri(uri), base, "{uri}");
+        }
+        // A directory `x.git` is not the directory `x`.
+        assert_eq!(normalize_source_uri("file:///work/x.git"), "/work/x.git");
+    }
+
+    #[test]
+    fn splits_revision_after_authority_keeping_slashes_in_ref() {
+        assert_eq!(
+            split_source_revision("git+ssh://git@host/o/r@refs/tags/v1"),
+            ("ssh://git@host/o/r", Some("refs/tags/v1"))
+        );
+        assert_eq!(
+            split_source_revision("git+https://github.com/o/r.git@v1.0.0"),
+            ("https://github.com/o/r.git", Some("v1.0.0"))
+        );
+        assert_eq!(
+            split_source_revision("git+../repo@main"),
+            ("../repo", Some("main"))
+        );
+    }
+
+    #[test]
+    fn finds_no_revision_in_user_info_file_sources_or_empty_suffix() {
+        // The `git@` of the authority is a user, not a revision.
+        assert_eq!(
+            split_source_revision("git+ssh://git@host/o/r"),
+            ("ssh://git@host/o/r", None)
+        );
+        // A file:// source is a directory, which may be named `a@b`.
+        assert_eq!(
+            split_source_revision("file:///work/a@b"),
+            ("file:///work/a@b", None)
+        );
+        assert_eq!(
+            split_source_revision("git+https://github.com/o/r@"),
+            ("https://github.com/o/r", None)
+        );
+    }
+
+    #[test]
+    fn source_uri_matches_equivalent_spellings() {
+        let git = "git+https://github.com/o/r.git@v1.0.0";
+        for expected in [
+            "github.com/o/r",
+            "https://github.com/o/r",
+            "https://github.com/o/r.git",
+            "git+https://github.com/o/r",
+            "git+https://github.com/o/r@v1.0.0",
+            "github.com/o/r/",
+        ] {
+            assert!(source_uri_matches(expected, git), "{expected}");
+        }
+        for expected in ["/work/x", "/work/x/", "file:///work/x"] {
+            assert!(source_uri_matches(expected, "file:///work/x"), "{expected}");
+        }
+        assert!(source_uri_matches(
+            "host/o/r",
+            "git+ssh://git@host/o/r.git@refs/heads/main"
+        ));
+    }
+
+    #[test]
+    fn source_uri_rejects_other_repository_host_or_directory() {
+        let git = "git+https://github.com/o/r.git@v1.0.0";
+        for expected in [
+            "github.com/o/r2",
+            "github.com/evil/r",
+            "gitlab.com/o/r",
+            "github.com/o",
+            "github.com/o/r/sub",
+            "",
+        ] {
+            assert!(!source_uri_matches(expected, git), "{expected}");
+        }
+        for expected in [
+            "/work/y",
+            "/work",
+            "/work/x.git",
+            "/work/x/sub",
+            "work/x",
+            "",
+        ] {
+            assert!(
+                !source_uri_matches(expected, "file:///work/x"),
+                "{expected}"
+            );
+        }
+        // A directory named `a@b` is not the directory `a`.
+        assert!(!source_uri_matches("/work/a", "file:///work/a@b"));
+        assert!(source_uri_matches("/work/a@b", "file:///work/a@b"));
+    }
+
+    #[test]
+    fn source_revision_containing_at_sign_fails_closed() {
+        // `git+<repo>@pkg@1.0` is ambiguous: the repository read is `<repo>@pkg`, which no
+        // `--source-uri` without `@` matches.
+        assert!(!source_uri_matches(
+            "github.com/o/r",
+            "git+https://github.com/o/r@pkg@1.0"
+        ));
+    }
+
+    #[test]
+    fn empty_provenance_source_matches_nothing() {
+        assert!(!source_uri_matches("", "file://"));
+        assert!(!source_uri_matches("", "git+https://@v1"));
+        assert!(!source_uri_matches("/", "file:///"));
+    }
 }
