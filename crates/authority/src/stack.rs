@@ -115,6 +115,15 @@ fn log_signer(dir: &Path, ports: &StackPorts) -> Result<chainseal_tlog::keys::Ed
         .map_err(|e| Error::Service(format!("log key: {e}")))
 }
 
+/// A workload identity token for `subject` (e.g. the factory's SPIFFE ID), signed by the
+/// stack's development issuer and valid for `ttl` seconds: the role SPIRE plays for a
+/// workload in a cluster. The stack must have been started once (its URL is recorded).
+pub fn workload_token(dir: &Path, subject: &str, ttl: i64) -> Result<String> {
+    let adir = AuthorityDir::open(&dir.join("authority"))?;
+    let dev = crate::oidc::DevIssuer::new(&adir.public_url()?, adir.dev_key()?)?;
+    dev.mint(subject, None, crate::oidc::SIGSTORE_AUDIENCE, ttl)
+}
+
 /// Writes `trusted_root.json`, `signing_config.json` and `client_trust_config.json`.
 pub fn write_trust_files(dir: &Path) -> Result<()> {
     let ports = read_ports(dir)?.ok_or_else(|| {

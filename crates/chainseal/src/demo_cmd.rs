@@ -100,7 +100,6 @@ fn write_project(dir: &Path) -> anyhow::Result<PathBuf> {
 fn attack(
     title: &str,
     stack_dir: &Path,
-    authority_url: &str,
     pipeline: &Path,
     out: PathBuf,
     publish: PathBuf,
@@ -108,7 +107,7 @@ fn attack(
 ) -> anyhow::Result<bool> {
     println!("\n== {title}");
     let id = builder_id(TRUST_DOMAIN, pipeline)?;
-    let attestor = stack_attestor(stack_dir, Some(authority_url), &id)?;
+    let attestor = stack_attestor(stack_dir, &id)?;
     let r = chainseal_factory::run(&RunOptions {
         pipeline: pipeline.to_path_buf(),
         out_dir: out,
@@ -169,7 +168,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
 
     println!("\n== 2. Build examples/hello through the factory");
     let id = builder_id(TRUST_DOMAIN, &pipeline)?;
-    let attestor = stack_attestor(&stack_dir, Some(&running.authority_url), &id)?;
+    let attestor = stack_attestor(&stack_dir, &id)?;
     let published = dir.join("registry/hello");
     let report = chainseal_factory::run(&RunOptions {
         pipeline: pipeline.clone(),
@@ -214,18 +213,16 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     let caught_swap = attack(
-        "3a. Attack: artifact swapped after the build (publishing infrastructure compromise)",
+        "4. Attack: artifact swapped after the build (publishing infrastructure compromise)",
         &stack_dir,
-        &running.authority_url,
         &pipeline,
         dir.join("runs/2-artifact-swap"),
         dir.join("registry/hello-swapped"),
         &ArtifactSwap,
     )?;
     let caught_implant = attack(
-        "3b. Attack: source changed outside the pipeline during the build (SolarWinds-style)",
+        "5. Attack: source changed outside the pipeline during the build (SolarWinds-style)",
         &stack_dir,
-        &running.authority_url,
         &pipeline,
         dir.join("runs/3-source-implant"),
         dir.join("registry/hello-implant"),

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chainseal_authority::store::AuthorityDir;
 use chainseal_crypto::keys::{KeyKind, PrivateKey};
 use chainseal_factory::{Attestor, KeySigner, KeylessAttestor, Pipeline, RunOptions, RunReport};
 use chainseal_intoto::SigningKey;
@@ -81,11 +80,7 @@ pub fn builder_id(trust_domain: &str, pipeline: &Path) -> anyhow::Result<String>
 
 /// A keyless attestor for `builder_id` against the stack in `stack_dir`: its development
 /// issuer mints the workload's token (the role SPIRE plays in a cluster).
-pub fn stack_attestor(
-    stack_dir: &Path,
-    authority_url: Option<&str>,
-    builder_id: &str,
-) -> anyhow::Result<KeylessAttestor> {
+pub fn stack_attestor(stack_dir: &Path, builder_id: &str) -> anyhow::Result<KeylessAttestor> {
     let ctc = stack_dir.join("client_trust_config.json");
     let json = std::fs::read(&ctc).with_context(|| {
         format!(
@@ -95,18 +90,7 @@ pub fn stack_attestor(
         )
     })?;
     let setup = SigningSetup::from_client_trust_config(&json, now_unix())?;
-    let adir = AuthorityDir::open(&stack_dir.join("authority"))?;
-    let url = match authority_url {
-        Some(u) => u.to_string(),
-        None => adir.public_url()?,
-    };
-    let dev = chainseal_authority::oidc::DevIssuer::new(&url, adir.dev_key()?)?;
-    let token = dev.mint(
-        builder_id,
-        None,
-        chainseal_authority::oidc::SIGSTORE_AUDIENCE,
-        600,
-    )?;
+    let token = chainseal_authority::stack::workload_token(stack_dir, builder_id, 600)?;
     Ok(KeylessAttestor::new(setup, IdentityToken::new(token)?)?)
 }
 
@@ -118,7 +102,7 @@ fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
         Box::new(KeySigner::from_file(k).with_context(|| format!("reading key {}", k.display()))?)
     } else if let Some(stack) = &a.stack {
         let id = builder_id(&a.trust_domain, &a.pipeline)?;
-        Box::new(stack_attestor(stack, None, &id)?)
+        Box::new(stack_attestor(stack, &id)?)
     } else if let (Some(tc), Some(token)) = (&a.trust_config, &a.identity_token) {
         let json = std::fs::read(tc).with_context(|| format!("reading {}", tc.display()))?;
         let setup = SigningSetup::from_client_trust_config(&json, now_unix())?;

@@ -1,0 +1,325 @@
+//! Keyless factory runs against an in-process stack: every attestation is certified for
+//! the factory's SPIFFE ID and logged, and the gate before publish catches the attacks
+//! of the CNCF compromise catalog that happen outside the sandbox.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use chainseal_authority::stack::{self, RunningStack, StackConfig};
+use chainseal_factory::{Error, Hooks, KeySigner, KeylessAttestor, RunOptions, RunReport};
+use chainseal_sign::{IdentityToken, SigningSetup, now_unix};
+
+const ID: &str = "spiffe://chainseal.local/factory/hello";
+
+struct Stack {
+    dir: tempfile::TempDir,
+    running: Option<RunningStack>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Stack {
+    fn start() -> Stack {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let running = rt
+            .block_on(stack::start(&StackConfig {
+                dir: dir.path().to_path_buf(),
+                listen_base: 0,
+                issuers: Vec::new(),
+            }))
+            .unwrap();
+        Stack {
+            dir,
+            running: Some(running),
+            rt,
+        }
+    }
+
+    fn attestor(&self, subject: &str) -> KeylessAttestor {
+        let json = std::fs::read(self.dir.path().join("client_trust_config.json")).unwrap();
+        let setup = SigningSetup::from_client_trust_config(&json, now_unix()).unwrap();
+        let token = stack::workload_token(self.dir.path(), subject, 600).unwrap();
+        KeylessAttestor::new(setup, IdentityToken::new(token).unwrap()).unwrap()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            self.rt.block_on(r.stop());
+        }
+    }
+}
+
+/// The example pipeline (with its gate) copied into `dir`, source made absolute,
+/// `edit` applied to its text.
+fn example(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let ex =
+        std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello"))
+            .unwrap();
+    let text = std::fs::read_to_string(ex.join("pipeline.yaml")).unwrap();
+    assert!(text.contains("\ngate:"), "the example pipeline has a gate");
+    let text = text.replace(
+        "source:\n  path: .",
+        &format!("source:\n  path: {}", ex.display()),
+    );
+    let p = dir.join("hello.yaml");
+    std::fs::write(&p, edit(text)).unwrap();
+    p
+}
+
+fn run(
+    attestor: &KeylessAttestor,
+    pipeline: PathBuf,
+    out: &Path,
+    publish: &Path,
+    hooks: Option<&dyn Hooks>,
+) -> Result<RunReport, Error> {
+    chainseal_factory::run(&RunOptions {
+        pipeline,
+        out_dir: out.to_path_buf(),
+        trust_domain: "chainseal.local".into(),
+        attestor,
+        secrets: Vec::new(),
+        publish_dir: Some(publish.to_path_buf()),
+        hooks,
+    })
+}
+
+fn gate_check(r: Result<RunReport, Error>) -> (String, String) {
+    match r {
+        Err(Error::Gate { check, reason }) => (check, reason),
+        other => panic!("expected the gate to refuse the run, got {other:?}"),
+    }
+}
+
+#[test]
+fn honest_run_passes_the_gate_at_slsa_l3_and_publishes_logged_attestations() {
+    let s = Stack::start();
+    let t = tempfile::tempdir().unwrap();
+    let a = s.attestor(ID);
+    let publish = t.path().join("pub");
+    let r = run(
+        &a,
+        example(t.path(), |t| t),
+        &t.path().join("out"),
+        &publish,
+        None,
+    )
+    .expect("honest run");
+    let g = r.gate.expect("the example has a gate");
+    assert_eq!(g.slsa_level, 3);
+    assert_eq!(g.identity, ID);
+    assert_eq!(r.signer_identity.as_deref(), Some(ID));
+    // source + 4 steps, each logged at its own index, and the provenance after them.
+    let mut idx: Vec<i64> = r.steps.iter().map(|s| s.log_index.unwrap()).collect();
+    idx.push(r.provenance_log_index.unwrap());
+    let n = idx.len();
+    idx.sort_unstable();
+    idx.dedup();
+    assert_eq!(idx.len(), n, "distinct log entries");
+    // Published: the artifact with its provenance bundle and every link + bundle.
+    let art = std::fs::read(publish.join("artifacts/hello.tar.gz")).unwrap();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&art));
+    assert_eq!(r.subjects, vec![("hello.tar.gz".to_string(), sha)]);
+    assert!(publish.join("provenance.sigstore.json").is_file());
+    let links: Vec<_> = std::fs::read_dir(publish.join("links"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for step in ["source", "fetch-source", "fetch-deps", "build", "package"] {
+        for ext in [".link", ".sigstore.json"] {
+            assert!(
+                links
+                    .iter()
+                    .any(|l| l.starts_with(&format!("{step}.")) && l.ends_with(ext)),
+                "{step}{ext} published: {links:?}"
+            );
+        }
+    }
+}
+
+/// Swaps the artifact after the build (publishing-infrastructure compromise).
+struct SwapArtifact;
+impl Hooks for SwapArtifact {
+    fn before_gate(&self, out: &Path) {
+        std::fs::write(out.join("artifacts/hello.tar.gz"), b"trojan").unwrap();
+    }
+}
+
+#[test]
+fn artifact_swapped_after_the_build_is_caught_by_the_provenance_check_and_not_published() {
+    let s = Stack::start();
+    let t = tempfile::tempdir().unwrap();
+    let publish = t.path().join("pub");
+    let r = run(
+        &s.attestor(ID),
+        example(t.path(), |t| t),
+        &t.path().join("out"),
+        &publish,
+        Some(&SwapArtifact),
+    );
+    let (check, reason) = gate_check(r);
+    assert_eq!(check, "provenance");
+    assert!(
+        reason.contains("hello.tar.gz") && reason.contains("subject"),
+        "{reason}"
+    );
+    assert!(!publish.exists(), "nothing may be published");
+}
+
+/// Rewrites the fetched source between fetch-source and build (SolarWinds' SUNSPOT).
+struct SourceImplant;
+impl Hooks for SourceImplant {
+    fn before_step(&self, step: &str, ws: &Path) {
+        if step == "build" {
+            let f = ws.join("fetch-source/hello.c");
+            let mut src = std::fs::read_to_string(&f).unwrap();
+            src.push_str("\nint backdoor(void) { return 1; }\n");
+            std::fs::write(&f, src).unwrap();
+        }
+    }
+}
+
+#[test]
+fn source_changed_outside_the_pipeline_is_caught_by_the_layout_and_not_published() {
+    let s = Stack::start();
+    let t = tempfile::tempdir().unwrap();
+    let publish = t.path().join("pub");
+    let r = run(
+        &s.attestor(ID),
+        example(t.path(), |t| t),
+        &t.path().join("out"),
+        &publish,
+        Some(&SourceImplant),
+    );
+    let (check, reason) = gate_check(r);
+    assert_eq!(check, "in-toto layout");
+    assert!(
+        reason.contains("build") && reason.contains("fetch-source/hello.c"),
+        "{reason}"
+    );
+    assert!(!publish.exists());
+}
+
+/// Replaces the build link with a re-signed-looking copy of another step's envelope.
+struct SwapLink;
+impl Hooks for SwapLink {
+    fn before_gate(&self, out: &Path) {
+        let dir = out.join("links");
+        let find = |step: &str| {
+            std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| {
+                    let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                    n.starts_with(&format!("{step}.")) && n.ends_with(".link")
+                })
+                .unwrap()
+        };
+        std::fs::copy(find("package"), find("build")).unwrap();
+    }
+}
+
+#[test]
+fn link_file_that_is_not_the_logged_envelope_is_caught() {
+    let s = Stack::start();
+    let t = tempfile::tempdir().unwrap();
+    let publish = t.path().join("pub");
+    let r = run(
+        &s.attestor(ID),
+        example(t.path(), |t| t),
+        &t.path().join("out"),
+        &publish,
+        Some(&SwapLink),
+    );
+    let (check, reason) = gate_check(r);
+    assert_eq!(check, "link bundle");
+    assert!(reason.contains("build."), "{reason}");
+    assert!(!publish.exists());
+}
+
+#[test]
+fn identity_the_gate_does_not_allow_is_refused() {
+    let s = Stack::start();
+    let t = tempfile::tempdir().unwrap();
+    let publish = t.path().join("pub");
+    let p = example(t.path(), |t| {
+        t.replace(
+            "identities: [spiffe://chainseal.local/factory/hello]",
+            "identities: [spiffe://chainseal.local/factory/other]",
+        )
+    });
+    let (check, _) = gate_check(run(
+        &s.attestor(ID),
+        p,
+        &t.path().join("out"),
+        &publish,
+        None,
+    ));
+    assert_eq!(check, "provenance");
+    assert!(!publish.exists());
+}
+
+#[test]
+fn certificate_for_another_pipeline_is_refused_before_any_step_runs() {
+    let s = Stack::start();
+    let t = tempfile::tempdir().unwrap();
+    let a = s.attestor("spiffe://chainseal.local/factory/other");
+    let out = t.path().join("out");
+    let r = run(
+        &a,
+        example(t.path(), |t| t),
+        &out,
+        &t.path().join("pub"),
+        None,
+    );
+    assert!(
+        matches!(&r, Err(Error::Signing { reason, .. }) if reason.contains("factory/other")),
+        "{r:?}"
+    );
+    assert!(!out.exists(), "refused before creating the output folder");
+}
+
+#[test]
+fn gated_pipeline_with_a_local_key_is_refused_before_any_step_runs() {
+    let f = common::Fixture::new(&[]);
+    let signer: KeySigner = f.signer();
+    let t = tempfile::tempdir().unwrap();
+    let r = chainseal_factory::run(&RunOptions {
+        pipeline: example(t.path(), |t| t),
+        out_dir: t.path().join("out"),
+        trust_domain: "chainseal.local".into(),
+        attestor: &signer,
+        secrets: vec![f.key_path.clone()],
+        publish_dir: None,
+        hooks: None,
+    });
+    assert!(
+        matches!(&r, Err(Error::Gate { check, .. }) if check == "configuration"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn publish_folder_that_is_not_empty_is_refused_before_any_step_runs() {
+    let s = Stack::start();
+    let t = tempfile::tempdir().unwrap();
+    let publish = t.path().join("pub");
+    std::fs::create_dir_all(&publish).unwrap();
+    std::fs::write(publish.join("keep.txt"), b"mine").unwrap();
+    let r = run(
+        &s.attestor(ID),
+        example(t.path(), |t| t),
+        &t.path().join("out"),
+        &publish,
+        None,
+    );
+    assert!(matches!(&r, Err(Error::Publish { .. })), "{r:?}");
+    assert_eq!(std::fs::read(publish.join("keep.txt")).unwrap(), b"mine");
+}
