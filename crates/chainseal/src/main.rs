@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod authority_cmd;
 mod bench_cmd;
+mod bench_factory;
 mod demo_cmd;
 mod factory_cmd;
 mod intoto_cmd;
@@ -104,6 +105,11 @@ enum BenchCommand {
   chainseal bench verify --threads 2 --seconds 5 --bundle b.sigstore.json \\
       --certificate-identity you@example.com --certificate-oidc-issuer https://accounts.google.com a.txt")]
     Verify(bench_cmd::BenchVerifyArgs),
+    /// The factory's own overhead per step (signing, logging and the gate included),
+    /// against an in-process stack.
+    #[command(after_help = "Example:
+  chainseal bench factory --steps 16 --runs 5")]
+    Factory(bench_factory::BenchFactoryArgs),
 }
 
 #[derive(Subcommand)]
@@ -161,6 +167,7 @@ fn main() -> ExitCode {
         Command::Log(cmd) => log_cmd::run(cmd),
         Command::Witness(cmd) => witness_cmd::run(cmd),
         Command::Bench(BenchCommand::Verify(args)) => bench_cmd::run(&args),
+        Command::Bench(BenchCommand::Factory(args)) => bench_factory::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -22,11 +22,9 @@ use serde_json::Value;
 
 use crate::Error;
 
-/// One signed attestation.
-#[derive(Debug, Clone)]
-pub struct Attested {
-    /// The DSSE envelope (payload type `application/vnd.in-toto+json`).
-    pub envelope: dsse::Envelope,
+/// Where a signed attestation was recorded.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
     /// The Sigstore bundle (v0.3 JSON), when the attestor records in a log.
     pub bundle: Option<Vec<u8>>,
     /// The transparency-log index of the entry, when logged.
@@ -45,8 +43,11 @@ pub trait Attestor: Send + Sync {
     /// The trusted root (JSON) the attestations verify under, for keyless attestors.
     fn trusted_root(&self) -> Option<&[u8]>;
     /// Sign `statement` (in-toto Statement v1 JSON bytes, signed exactly as given) as a
-    /// DSSE envelope and, where supported, record it; `what` names it in errors.
-    fn attest(&self, statement: &[u8], what: &str) -> Result<Attested, Error>;
+    /// DSSE envelope; fast and local. `what` names it in errors.
+    fn sign(&self, statement: &[u8], what: &str) -> Result<dsse::Envelope, Error>;
+    /// Timestamp, log and bundle an envelope made by [`Attestor::sign`], where supported
+    /// (slow: waits for the log). The bundle is verified before it is returned.
+    fn record(&self, envelope: &dsse::Envelope, what: &str) -> Result<Recorded, Error>;
 }
 
 /// Sign `payload` as a single-signature DSSE envelope with `key`.
@@ -108,18 +109,17 @@ impl Attestor for KeySigner {
     fn trusted_root(&self) -> Option<&[u8]> {
         None
     }
-    fn attest(&self, statement: &[u8], what: &str) -> Result<Attested, Error> {
-        let envelope = sign_dsse(
+    fn sign(&self, statement: &[u8], what: &str) -> Result<dsse::Envelope, Error> {
+        sign_dsse(
             &self.key,
             dsse::INTOTO_PAYLOAD_TYPE,
             statement.to_vec(),
             what,
-        )?;
-        Ok(Attested {
-            envelope,
-            bundle: None,
-            log_index: None,
-        })
+        )
+    }
+    fn record(&self, _envelope: &dsse::Envelope, _what: &str) -> Result<Recorded, Error> {
+        // A local key has no log: the envelope is the whole attestation.
+        Ok(Recorded::default())
     }
 }
 
@@ -197,33 +197,14 @@ impl KeylessAttestor {
     }
 }
 
-/// The DSSE envelope inside a bundle's JSON.
-fn envelope_of(bundle: &[u8], keyid: &str, what: &str) -> Result<dsse::Envelope, Error> {
+/// The DSSE signature inside a bundle's JSON.
+fn bundle_signature(bundle: &[u8], what: &str) -> Result<Vec<u8>, Error> {
     let v: Value = serde_json::from_slice(bundle).map_err(|e| signing_err(what, e))?;
-    let env = v
-        .get("dsseEnvelope")
-        .ok_or_else(|| signing_err(what, "the bundle has no dsseEnvelope"))?;
-    let b64 = |v: Option<&Value>, field: &str| -> Result<Vec<u8>, Error> {
-        let s = v
-            .and_then(Value::as_str)
-            .ok_or_else(|| signing_err(what, format!("bundle dsseEnvelope.{field} missing")))?;
-        STANDARD.decode(s).map_err(|e| signing_err(what, e))
-    };
-    let payload = b64(env.get("payload"), "payload")?;
-    let sig = b64(env.pointer("/signatures/0/sig"), "signatures[0].sig")?;
-    let payload_type = env
-        .get("payloadType")
+    let sig = v
+        .pointer("/dsseEnvelope/signatures/0/sig")
         .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    Ok(dsse::Envelope {
-        payload,
-        payload_type,
-        signatures: vec![dsse::Signature {
-            sig,
-            keyid: Some(keyid.to_string()),
-        }],
-    })
+        .ok_or_else(|| signing_err(what, "the bundle has no DSSE signature"))?;
+    STANDARD.decode(sig).map_err(|e| signing_err(what, e))
 }
 
 impl Attestor for KeylessAttestor {
@@ -239,24 +220,48 @@ impl Attestor for KeylessAttestor {
     fn trusted_root(&self) -> Option<&[u8]> {
         Some(&self.signer.setup().trusted_root_json)
     }
-    fn attest(&self, statement: &[u8], what: &str) -> Result<Attested, Error> {
+    fn sign(&self, statement: &[u8], what: &str) -> Result<dsse::Envelope, Error> {
+        let pae = dsse::pae(dsse::INTOTO_PAYLOAD_TYPE, statement);
+        let sig = self
+            .certified
+            .sign_raw(&pae)
+            .map_err(|e| signing_err(what, e))?;
+        Ok(dsse::Envelope {
+            payload: statement.to_vec(),
+            payload_type: dsse::INTOTO_PAYLOAD_TYPE.to_string(),
+            signatures: vec![dsse::Signature {
+                sig,
+                keyid: Some(self.key.keyid()),
+            }],
+        })
+    }
+
+    fn record(&self, envelope: &dsse::Envelope, what: &str) -> Result<Recorded, Error> {
+        let [sig] = envelope.signatures.as_slice() else {
+            return Err(signing_err(what, "expected exactly one signature"));
+        };
+        if envelope.payload_type != dsse::INTOTO_PAYLOAD_TYPE {
+            return Err(signing_err(what, "not an in-toto envelope"));
+        }
         let cred = Credential::Certified(Arc::clone(&self.certified));
         let signed = self
             .rt
             .handle()
-            .block_on(self.signer.sign_async(&cred, Payload::Statement(statement)))
+            .block_on(self.signer.record_signed_async(
+                &cred,
+                Payload::Statement(&envelope.payload),
+                &sig.sig,
+            ))
             .map_err(|e| signing_err(what, e))?;
-        let envelope = envelope_of(&signed.json, &self.key.keyid(), what)?;
-        if envelope.payload != statement {
-            return Err(signing_err(what, "the bundle signs another payload"));
+        if bundle_signature(&signed.json, what)? != sig.sig {
+            return Err(signing_err(what, "the bundle carries another signature"));
         }
         let log_index = signed
             .report
             .tlog_entries
             .first()
             .and_then(|e| e.log_index.or(e.proof_index));
-        Ok(Attested {
-            envelope,
+        Ok(Recorded {
             bundle: Some(signed.json),
             log_index,
         })

@@ -28,7 +28,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::Error;
-use crate::attestor::{Attested, Attestor};
+use crate::attestor::{Attestor, Recorded};
 use crate::gate::{self, GateInput, GateReport, PROVENANCE_BUNDLE};
 use crate::layout::SOURCE_STEP;
 use crate::observer;
@@ -141,53 +141,64 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }
 
-/// A link handed to the attestor, not yet signed.
+/// A signed attestation being recorded in the background.
 struct Pending<'s> {
-    step: String,
-    handle: ScopedJoinHandle<'s, Result<Attested, Error>>,
+    what: String,
+    handle: ScopedJoinHandle<'s, Result<Recorded, Error>>,
 }
 
 /// The run's state that the step loop fills in.
-struct Observed {
+struct Observed<'s> {
     reports: Vec<StepReport>,
     resolved: Vec<ResourceDescriptor>,
     consumed_source: Artifacts,
     last_products: Artifacts,
     steps_json: Vec<serde_json::Value>,
-    attested: Vec<(String, Attested)>,
-    attest_wait: Duration,
+    /// `(link file name, its bytes)` in step order.
+    links: Vec<(String, Vec<u8>)>,
+    pending: Vec<Pending<'s>>,
 }
 
-fn spawn_attest<'s, 'e>(
+/// Sign `link` now (fast), write its file, and record it in the background.
+fn attest_link<'s, 'e>(
     scope: &'s std::thread::Scope<'s, 'e>,
     attestor: &'e dyn Attestor,
     link: &Link,
-) -> Result<Pending<'s>, Error> {
-    let stmt = observer::link_statement(link)?;
-    let step = link.name.clone();
-    let what = format!("link {step}");
-    let handle = scope.spawn(move || attestor.attest(&stmt, &what));
-    Ok(Pending { step, handle })
+    links_dir: &Path,
+    o: &mut Observed<'s>,
+) -> Result<(), Error> {
+    let what = format!("link {}", link.name);
+    let env = attestor.sign(&observer::link_statement(link)?, &what)?;
+    let name = link_filename(&link.name, &attestor.key_id());
+    let bytes = env.to_json();
+    write(&links_dir.join(&name), &bytes)?;
+    o.links.push((name, bytes));
+    let w = what.clone();
+    let handle = scope.spawn(move || attestor.record(&env, &w));
+    o.pending.push(Pending { what, handle });
+    Ok(())
 }
 
-/// Run the steps of `p` in `ws`, attesting each in the background.
-fn run_steps(
+/// Run the steps of `p` in `ws`, recording each link in the background.
+fn run_steps<'s, 'e>(
+    scope: &'s std::thread::Scope<'s, 'e>,
     p: &Pipeline,
     ws: &Path,
-    opts: &RunOptions<'_>,
+    opts: &RunOptions<'e>,
+    links_dir: &Path,
     source_link: Link,
-) -> Result<Observed, Error> {
+) -> Result<Observed<'s>, Error> {
     let mut o = Observed {
         reports: Vec::new(),
         resolved: Vec::new(),
         consumed_source: Artifacts::new(),
         last_products: Artifacts::new(),
         steps_json: Vec::new(),
-        attested: Vec::new(),
-        attest_wait: Duration::ZERO,
+        links: Vec::new(),
+        pending: Vec::new(),
     };
-    std::thread::scope(|scope| -> Result<(), Error> {
-        let mut pending = vec![spawn_attest(scope, opts.attestor, &source_link)?];
+    attest_link(scope, opts.attestor, &source_link, links_dir, &mut o)?;
+    {
         for step in &p.steps {
             if let Some(h) = opts.hooks {
                 h.before_step(&step.name, ws);
@@ -265,7 +276,7 @@ fn run_steps(
                 &outcome,
                 step.network,
             );
-            pending.push(spawn_attest(scope, opts.attestor, &link)?);
+            attest_link(scope, opts.attestor, &link, links_dir, &mut o)?;
             o.steps_json.push(json!({
                 "name": step.name,
                 "command": argv,
@@ -281,17 +292,7 @@ fn run_steps(
                 log_index: None,
             });
         }
-        let wait = Instant::now();
-        for pnd in pending {
-            let att = pnd.handle.join().map_err(|_| Error::Signing {
-                what: format!("link {}", pnd.step),
-                reason: "the signing thread panicked".into(),
-            })??;
-            o.attested.push((pnd.step, att));
-        }
-        o.attest_wait = wait.elapsed();
-        Ok(())
-    })?;
+    }
     Ok(o)
 }
 
@@ -373,61 +374,89 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
     };
     let src_time = t_src.elapsed();
 
-    let mut o = run_steps(&p, &ws, opts, source_link)?;
+    let ctx = Ctx {
+        p: &p,
+        ws: &ws,
+        opts,
+        out,
+        links_dir: &links_dir,
+        art_dir: &art_dir,
+        builder_id: &builder_id,
+        invocation: &invocation,
+        pipeline_bytes: &pipeline_bytes,
+        source_uri: &source_uri,
+        source_digest,
+        started,
+        src_time,
+        gate_trust,
+    };
+    std::thread::scope(|scope| finish(scope, ctx, source_link))
+}
+
+/// What the second half of a run needs from the first.
+struct Ctx<'a, 'e> {
+    p: &'a Pipeline,
+    ws: &'a Path,
+    opts: &'a RunOptions<'e>,
+    out: &'a Path,
+    links_dir: &'a Path,
+    art_dir: &'a Path,
+    builder_id: &'a str,
+    invocation: &'a str,
+    pipeline_bytes: &'a [u8],
+    source_uri: &'a str,
+    source_digest: BTreeMap<String, String>,
+    started: OffsetDateTime,
+    src_time: Duration,
+    gate_trust: Option<&'e [u8]>,
+}
+
+/// Run the steps, publish the artifacts into the output folder, sign the provenance,
+/// wait for every attestation to be logged, then gate and publish.
+fn finish<'s, 'e>(
+    scope: &'s std::thread::Scope<'s, 'e>,
+    c: Ctx<'_, 'e>,
+    source_link: Link,
+) -> Result<RunReport, Error> {
+    let (p, opts, out) = (c.p, c.opts, c.out);
+    let attestor = opts.attestor;
+    let mut o = run_steps(scope, p, c.ws, opts, c.links_dir, source_link)?;
     o.reports.insert(
         0,
         StepReport {
             name: SOURCE_STEP.into(),
             step_time: Duration::ZERO,
-            observer_time: src_time,
+            observer_time: c.src_time,
             link: PathBuf::new(),
             log_index: None,
         },
     );
     let mut resolved = vec![ResourceDescriptor {
-        uri: Some(source_uri.clone()),
-        digest: source_digest.clone(),
+        uri: Some(c.source_uri.to_string()),
+        digest: c.source_digest.clone(),
         ..ResourceDescriptor::default()
     }];
     resolved.append(&mut o.resolved);
-
-    // Write the links (and their bundles) in step order.
-    let kid = attestor.key_id();
-    let mut byproducts = Vec::new();
-    for ((step, att), report) in o.attested.iter().zip(o.reports.iter_mut()) {
-        let link_name = link_filename(step, &kid);
-        let link_path = links_dir.join(&link_name);
-        let bytes = att.envelope.to_json();
-        write(&link_path, &bytes)?;
-        byproducts.push(ResourceDescriptor {
-            name: format!("links/{link_name}"),
-            digest: BTreeMap::from([("sha256".to_string(), observer::sha256_hex(&bytes))]),
+    let byproducts = o
+        .links
+        .iter()
+        .map(|(name, bytes)| ResourceDescriptor {
+            name: format!("links/{name}"),
+            digest: BTreeMap::from([("sha256".to_string(), observer::sha256_hex(bytes))]),
             ..ResourceDescriptor::default()
-        });
-        if let Some(b) = &att.bundle {
-            let stem = link_name.trim_end_matches(".link");
-            let bpath = links_dir.join(format!("{stem}.sigstore.json"));
-            write(&bpath, b)?;
-            byproducts.push(ResourceDescriptor {
-                name: format!("links/{stem}.sigstore.json"),
-                digest: BTreeMap::from([("sha256".to_string(), observer::sha256_hex(b))]),
-                ..ResourceDescriptor::default()
-            });
-        }
-        report.link = link_path;
-        report.log_index = att.log_index;
-    }
+        })
+        .collect();
 
     // Publish the last step's products as the artifacts.
     let last = p.steps.last().map(|s| s.name.as_str()).unwrap_or("");
     let mut subjects = Vec::new();
     for (name, d) in &o.last_products {
         let rel = name.strip_prefix(&format!("{last}/")).unwrap_or(name);
-        let dst = art_dir.join(rel);
+        let dst = c.art_dir.join(rel);
         if let Some(parent) = dst.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
-        std::fs::copy(ws.join(name), &dst).map_err(|e| Error::io(&dst, e))?;
+        std::fs::copy(c.ws.join(name), &dst).map_err(|e| Error::io(&dst, e))?;
         // Re-hash the copy: the subject is what actually lands in the output folder.
         let sha = observer::sha256_file(&dst)?;
         if Some(&sha) != d.get("sha256") {
@@ -453,30 +482,52 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        pipeline_sha256: observer::sha256_hex(&pipeline_bytes),
-        source_uri: source_uri.clone(),
-        source_digest,
+        pipeline_sha256: observer::sha256_hex(c.pipeline_bytes),
+        source_uri: c.source_uri.to_string(),
+        source_digest: c.source_digest,
         resolved,
-        builder_id: builder_id.clone(),
-        steps: o.steps_json,
+        builder_id: c.builder_id.to_string(),
+        steps: std::mem::take(&mut o.steps_json),
         trust_domain: opts.trust_domain.clone(),
-        invocation_id: invocation.clone(),
-        started_on: rfc3339(started),
+        invocation_id: c.invocation.to_string(),
+        started_on: rfc3339(c.started),
         finished_on: rfc3339(now()),
         byproducts,
     };
     let st = observer::provenance_statement(&pin);
-    let wait = Instant::now();
-    let att = attestor.attest(&observer::statement_bytes(&st)?, "provenance")?;
-    let attest_wait = o.attest_wait + wait.elapsed();
+    let env = attestor.sign(&observer::statement_bytes(&st)?, "provenance")?;
     let mut line = serde_json::to_vec(
-        &serde_json::from_slice::<serde_json::Value>(&att.envelope.to_json()).unwrap_or_default(),
+        &serde_json::from_slice::<serde_json::Value>(&env.to_json()).unwrap_or_default(),
     )
     .unwrap_or_default();
     line.push(b'\n');
     let provenance = out.join("provenance.intoto.jsonl");
     write(&provenance, &line)?;
-    let provenance_bundle = match &att.bundle {
+    let prov_handle = scope.spawn(move || attestor.record(&env, "provenance"));
+
+    // Wait for the log: links first (in step order), then the provenance.
+    let wait = Instant::now();
+    for (i, pnd) in o.pending.drain(..).enumerate() {
+        let rec = pnd.handle.join().map_err(|_| Error::Signing {
+            what: pnd.what.clone(),
+            reason: "the recording thread panicked".into(),
+        })??;
+        let (name, _) = &o.links[i];
+        if let Some(b) = &rec.bundle {
+            let stem = name.trim_end_matches(".link");
+            write(&c.links_dir.join(format!("{stem}.sigstore.json")), b)?;
+        }
+        if let Some(r) = o.reports.get_mut(i) {
+            r.link = c.links_dir.join(name);
+            r.log_index = rec.log_index;
+        }
+    }
+    let prov_rec = prov_handle.join().map_err(|_| Error::Signing {
+        what: "provenance".into(),
+        reason: "the recording thread panicked".into(),
+    })??;
+    let attest_wait = wait.elapsed();
+    let provenance_bundle = match &prov_rec.bundle {
         Some(b) => {
             let path = out.join(PROVENANCE_BUNDLE);
             write(&path, b)?;
@@ -488,13 +539,13 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
     if let Some(h) = opts.hooks {
         h.before_gate(out);
     }
-    let gate = match (&p.gate, gate_trust) {
+    let gate = match (&p.gate, c.gate_trust) {
         (Some(g), Some(trusted_root)) => Some(gate::check(&GateInput {
-            pipeline: &p,
+            pipeline: p,
             gate: g,
             out_dir: out,
             trusted_root,
-            source_uri: &source_uri,
+            source_uri: c.source_uri,
         })?),
         _ => None,
     };
@@ -509,11 +560,11 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
         steps: o.reports,
         provenance,
         provenance_bundle,
-        provenance_log_index: att.log_index,
+        provenance_log_index: prov_rec.log_index,
         subjects,
-        builder_id,
+        builder_id: c.builder_id.to_string(),
         signer_identity: attestor.identity().map(str::to_string),
-        invocation_id: invocation,
+        invocation_id: c.invocation.to_string(),
         attest_wait,
         gate,
         published,

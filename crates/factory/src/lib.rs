@@ -24,7 +24,7 @@ pub mod publish;
 pub mod sandbox;
 mod workspace;
 
-pub use attestor::{Attested, Attestor, KeySigner, KeylessAttestor};
+pub use attestor::{Attestor, KeySigner, KeylessAttestor, Recorded};
 pub use error::Error;
 pub use factory::{Hooks, RunOptions, RunReport, StepReport, run};
 pub use gate::GateReport;

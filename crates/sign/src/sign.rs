@@ -220,6 +220,29 @@ impl Signer {
         credential: &Credential,
         payload: Payload<'_>,
     ) -> Result<SignedBundle, Error> {
+        self.bundle_async(credential, payload, None).await
+    }
+
+    /// Timestamps, logs and bundles a signature made earlier by `credential`'s key over
+    /// `payload` (for a statement: over its DSSE PAE), e.g. with
+    /// [`CertifiedKey::sign_raw`]. The bundle is verified before it is returned, so a
+    /// signature that does not verify is refused.
+    pub async fn record_signed_async(
+        &self,
+        credential: &Credential,
+        payload: Payload<'_>,
+        signature: &[u8],
+    ) -> Result<SignedBundle, Error> {
+        self.bundle_async(credential, payload, Some(signature))
+            .await
+    }
+
+    async fn bundle_async(
+        &self,
+        credential: &Credential,
+        payload: Payload<'_>,
+        presigned: Option<&[u8]>,
+    ) -> Result<SignedBundle, Error> {
         let id = self.identity(credential).await?;
         let key = id.key.get();
         let kind = key.kind();
@@ -237,7 +260,10 @@ impl Signer {
                 })?;
                 let digest = hash.digest(data);
                 // ECDSA/RSA with the scheme's hash over the data = a signature over `digest`.
-                let sig = key.sign(data)?;
+                let sig = match presigned {
+                    Some(s) => s.to_vec(),
+                    None => key.sign(data)?,
+                };
                 let mut verifier = id.verifier.clone();
                 verifier["keyDetails"] = json!(details);
                 let req = json!({"hashedRekordRequestV002": {
@@ -258,7 +284,10 @@ impl Signer {
                     .map_err(|e| Error::Input(format!("in-toto statement: {e}")))?;
                 let subject = first_sha256_subject(&parsed)?;
                 let pae_bytes = pae(INTOTO_PAYLOAD_TYPE, stmt);
-                let sig = key.sign(&pae_bytes)?;
+                let sig = match presigned {
+                    Some(s) => s.to_vec(),
+                    None => key.sign(&pae_bytes)?,
+                };
                 let mut verifier = id.verifier.clone();
                 verifier["keyDetails"] = json!(details);
                 let req = match kind.default_scheme().hash() {
