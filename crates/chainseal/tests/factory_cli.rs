@@ -1,6 +1,5 @@
-//! `chainseal factory run` end to end on the shipped example.
-//! Ignored until main.rs wires `Factory(factory_cmd::FactoryCommand)`; run with
-//! `cargo test -p chainseal --test factory_cli -- --include-ignored`.
+//! `chainseal factory run` on the shipped example, offline with an ephemeral key (the
+//! keyless, gated runs are in `factory_interop.rs`).
 
 use std::path::Path;
 use std::process::Command;
@@ -9,11 +8,44 @@ fn chainseal() -> Command {
     Command::new(env!("CARGO_BIN_EXE_chainseal"))
 }
 
+/// The example without its gate, source made absolute, in `dir`.
+fn ungated_example(dir: &Path) -> std::path::PathBuf {
+    let ex =
+        std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello"))
+            .unwrap();
+    let text = std::fs::read_to_string(ex.join("pipeline.yaml")).unwrap();
+    let text = text.split("\ngate:").next().unwrap().replace(
+        "source:\n  path: .",
+        &format!("source:\n  path: {}", ex.display()),
+    );
+    let p = dir.join("hello.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn gated_example_with_a_local_key_exits_1_naming_the_gate() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let pipeline = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello/pipeline.yaml");
+    let o = chainseal()
+        .args(["factory", "run"])
+        .arg(&pipeline)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("gate") && err.contains("keyless"), "{err}");
+    assert!(!out.exists(), "refused before anything was written");
+}
+
 #[test]
 fn factory_run_builds_the_example_and_writes_links_and_provenance() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
-    let pipeline = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello/pipeline.yaml");
+    let pipeline = ungated_example(t.path());
     let o = chainseal()
         .args(["factory", "run"])
         .arg(&pipeline)
@@ -31,7 +63,13 @@ fn factory_run_builds_the_example_and_writes_links_and_provenance() {
     assert!(out.join("artifacts/hello.tar.gz").is_file());
     assert!(out.join("provenance.intoto.jsonl").is_file());
     assert!(out.join("factory.pub.pem").is_file());
-    assert_eq!(std::fs::read_dir(out.join("links")).unwrap().count(), 4);
+    // The observer's source link and one per step; no bundles without a log.
+    let links: Vec<String> = std::fs::read_dir(out.join("links"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(links.len(), 5, "{links:?}");
+    assert!(links.iter().all(|l| l.ends_with(".link")), "{links:?}");
 }
 
 #[test]

@@ -210,7 +210,8 @@ pub fn check(input: &GateInput<'_>) -> Result<GateReport, Error> {
             Error::gate(
                 "provenance",
                 format!(
-                    "artifacts/{name} (sha256 {sha}): {}",
+                    "artifacts/{name} (sha256 {sha}) is not verified for any of gate.identities [{}]: {}",
+                    input.gate.identities.join(", "),
                     last.map(|e| e.to_string()).unwrap_or_default()
                 ),
             )

@@ -155,34 +155,3 @@ fn provenance_verifies_with_the_factory_key_and_subjects_equal_artifacts() {
             .has_subject_sha256(&sha2)
     );
 }
-
-#[test]
-fn observer_overhead_per_step_is_measured() {
-    let f = common::Fixture::new(&[("a.txt", "a")]);
-    let mut steps = String::new();
-    let mut prev = "source".to_string();
-    for i in 0..8 {
-        steps.push_str(&format!(
-            "  - name: s{i}\n    inputs: [{prev}]\n    command: [sh, -c, 'echo {i} > /out/f{i}']\n"
-        ));
-        prev = format!("s{i}");
-    }
-    let r = f.run(&steps).unwrap();
-    let mut obs: Vec<f64> = r
-        .steps
-        .iter()
-        .map(|s| s.observer_time.as_secs_f64() * 1e3)
-        .collect();
-    let mut work: Vec<f64> = r
-        .steps
-        .iter()
-        .map(|s| s.step_time.as_secs_f64() * 1e3)
-        .collect();
-    obs.sort_by(f64::total_cmp);
-    work.sort_by(f64::total_cmp);
-    let (mo, mw) = (obs[obs.len() / 2], work[work.len() / 2]);
-    eprintln!(
-        "factory overhead: median observer {mo:.2} ms/step, median sandboxed step {mw:.2} ms"
-    );
-    assert!(mo < 500.0, "observer overhead {mo} ms per step");
-}

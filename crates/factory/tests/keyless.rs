@@ -7,7 +7,9 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use chainseal_authority::stack::{self, RunningStack, StackConfig};
-use chainseal_factory::{Error, Hooks, KeySigner, KeylessAttestor, RunOptions, RunReport};
+use chainseal_factory::{
+    Attestor, Error, Hooks, KeySigner, KeylessAttestor, RunOptions, RunReport,
+};
 use chainseal_sign::{IdentityToken, SigningSetup, now_unix};
 
 const ID: &str = "spiffe://chainseal.local/factory/hello";
@@ -322,4 +324,28 @@ fn publish_folder_that_is_not_empty_is_refused_before_any_step_runs() {
     );
     assert!(matches!(&r, Err(Error::Publish { .. })), "{r:?}");
     assert_eq!(std::fs::read(publish.join("keep.txt")).unwrap(), b"mine");
+}
+
+#[test]
+fn recording_refuses_an_envelope_whose_signature_was_altered_after_signing() {
+    let s = Stack::start();
+    let a = s.attestor(ID);
+    let stmt = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x","digest":{"sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}}],"predicateType":"https://example.com/p","predicate":{}}"#;
+    let env = a.sign(stmt, "test").unwrap();
+    let rec = a
+        .record(&env, "test")
+        .expect("positive control: the signed envelope is logged");
+    assert!(rec.bundle.is_some() && rec.log_index.is_some());
+    let mut bad = env.clone();
+    bad.signatures[0].sig[8] ^= 1;
+    assert!(
+        a.record(&bad, "test").is_err(),
+        "an altered signature must not be logged"
+    );
+    let mut other = env;
+    other.payload = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"y","digest":{"sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}}],"predicateType":"https://example.com/p","predicate":{}}"#.to_vec();
+    assert!(
+        a.record(&other, "test").is_err(),
+        "a payload the signature does not cover must not be logged"
+    );
 }
