@@ -87,13 +87,60 @@ fn fresh_dir(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     std::fs::canonicalize(&dir).with_context(|| format!("resolving {}", dir.display()))
 }
 
-fn write_project(dir: &Path) -> anyhow::Result<PathBuf> {
+fn git(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let o = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=chainseal demo",
+            "-c",
+            "user.email=demo@chainseal.local",
+        ])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .context("running git")?;
+    anyhow::ensure!(
+        o.status.success(),
+        "git {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stderr).trim()
+    );
+    Ok(())
+}
+
+/// Write the example project. With git on the machine it becomes a repository and the
+/// pipeline takes its source from branch `main` (the commit is recorded in the
+/// provenance); without git, from the folder itself. Returns the pipeline path and
+/// whether the source is git.
+fn write_project(dir: &Path) -> anyhow::Result<(PathBuf, bool)> {
     std::fs::create_dir_all(dir.join("vendor"))?;
     std::fs::write(dir.join("hello.c"), HELLO_C)?;
     std::fs::write(dir.join("vendor/greeting.h"), GREETING_H)?;
     let p = dir.join("pipeline.yaml");
-    std::fs::write(&p, PIPELINE)?;
-    Ok(p)
+    let git_ok = std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !git_ok {
+        std::fs::write(&p, PIPELINE)?;
+        return Ok((p, false));
+    }
+    let text = PIPELINE.replace("source:\n  path: .", "source:\n  git: .\n  revision: main");
+    anyhow::ensure!(
+        text != PIPELINE,
+        "the example pipeline's source is not `path: .`"
+    );
+    std::fs::write(&p, text)?;
+    git(dir, &["init", "-q"])?;
+    git(dir, &["add", "-A"])?;
+    git(dir, &["commit", "-q", "-m", "hello 1.0"])?;
+    Ok((p, true))
 }
 
 /// Run one attack; `Ok(true)` when the gate caught it and nothing was published.
@@ -144,7 +191,7 @@ fn attack(
 /// Run the demo.
 pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let dir = fresh_dir(a.dir)?;
-    let pipeline = write_project(&dir.join("hello"))?;
+    let (pipeline, from_git) = write_project(&dir.join("hello"))?;
     let stack_dir = dir.join("stack");
     println!("chainseal demo in {}", dir.display());
 
@@ -187,6 +234,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let verifier = Verifier::new(TrustMaterial::from_json(&trusted_root)?);
     let prov = std::fs::read(published.join("provenance.sigstore.json"))?;
     let source = format!("{}", pipeline.parent().unwrap_or(&dir).display());
+    let branch = from_git.then(|| "main".to_string());
     for (name, _) in &report.subjects {
         let bytes = std::fs::read(published.join("artifacts").join(name))?;
         let v = verify_provenance(
@@ -196,14 +244,19 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
             &Options {
                 source_uri: source.clone(),
                 builder_id: Some(id.clone()),
+                source_branch: branch.clone(),
                 ..Options::default()
             },
         )
         .with_context(|| format!("verifying the published {name}"))?;
         println!(
-            "   {name}: verified, builder {} (SLSA Build L{}), signed {}",
+            "   {name}: verified, builder {} (SLSA Build L{}), source {}{}, signed {}",
             v.builder.id,
             v.builder.slsa_build_level(),
+            v.source_uri,
+            v.source_ref
+                .as_deref()
+                .map_or(String::new(), |r| format!(" at {r}")),
             v.report
                 .tlog_entries
                 .first()

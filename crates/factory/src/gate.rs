@@ -210,9 +210,9 @@ pub fn check(input: &GateInput<'_>) -> Result<GateReport, Error> {
             Error::gate(
                 "provenance",
                 format!(
-                    "artifacts/{name} (sha256 {sha}) is not verified for any of gate.identities [{}]: {}",
-                    input.gate.identities.join(", "),
-                    last.map(|e| e.to_string()).unwrap_or_default()
+                    "artifacts/{name} (sha256 {sha}): {} (gate.identities: {})",
+                    last.map(|e| e.to_string()).unwrap_or_default(),
+                    input.gate.identities.join(", ")
                 ),
             )
         })?;

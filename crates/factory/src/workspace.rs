@@ -65,6 +65,8 @@ pub(crate) fn fetch_source(
             .args(args)
             .current_dir(cwd)
             .env("GIT_TERMINAL_PROMPT", "0")
+            // No `ext::` or other command-running transports, whatever the config says.
+            .env("GIT_ALLOW_PROTOCOL", "file:git:http:https:ssh")
             .output()
             .map_err(|e| Error::Source {
                 reason: format!("running git: {e}"),
@@ -82,10 +84,17 @@ pub(crate) fn fetch_source(
     };
     let tmp = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
     let clone = tmp.path().join("repo");
-    let repo_arg = if Path::new(repo).exists() {
-        base.join(repo).to_string_lossy().into_owned()
+    // A URL is used as written; anything else is a local repository relative to the
+    // pipeline file, recorded by its absolute path.
+    let is_url = repo.contains("://") || (repo.contains('@') && repo.contains(':'));
+    let (repo_arg, repo_uri) = if is_url {
+        (repo.clone(), repo.clone())
     } else {
-        repo.clone()
+        let local = std::fs::canonicalize(base.join(repo)).map_err(|e| Error::Source {
+            reason: format!("source.git {}: {e}", base.join(repo).display()),
+        })?;
+        let s = local.to_string_lossy().into_owned();
+        (s.clone(), format!("file://{s}"))
     };
     git(
         &["clone", "--quiet", "--no-checkout", "--", &repo_arg, "repo"],
@@ -95,7 +104,7 @@ pub(crate) fn fetch_source(
     let commit = git(&["rev-parse", "HEAD"], &clone)?;
     copy_tree(&clone, dst)?;
     Ok((
-        format!("git+{repo}@{rev}"),
+        format!("git+{repo_uri}@{rev}"),
         BTreeMap::from([("gitCommit".to_string(), commit)]),
     ))
 }

@@ -78,3 +78,37 @@ impl Fixture {
         self.dir.path()
     }
 }
+
+/// Run git in `dir` (a peer tool: the test's expectations come from it, not from us).
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let o = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git must be installed");
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// A git repository in `dir` with `hello.txt` = "v1" tagged `v1.0.0`, then "v2" on main.
+pub fn two_commit_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "-q"]);
+    std::fs::write(dir.join("hello.txt"), "v1\n").unwrap();
+    git(dir, &["add", "hello.txt"]);
+    git(dir, &["commit", "-q", "-m", "v1"]);
+    git(dir, &["tag", "v1.0.0"]);
+    std::fs::write(dir.join("hello.txt"), "v2\n").unwrap();
+    git(dir, &["commit", "-q", "-am", "v2"]);
+}

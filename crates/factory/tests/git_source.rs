@@ -1,0 +1,67 @@
+//! A pipeline whose source is a git repository at a revision: the observer clones it,
+//! checks out exactly that revision and records the commit in the provenance.
+
+mod common;
+
+use chainseal_factory::{Error, RunOptions};
+use chainseal_model::dsse;
+use chainseal_model::statement::Statement;
+
+fn run(f: &common::Fixture, revision: &str) -> Result<chainseal_factory::RunReport, Error> {
+    let repo = f.path().join("repo");
+    if !repo.exists() {
+        common::two_commit_repo(&repo);
+    }
+    let y = format!(
+        "name: g\nsource: {{git: repo, revision: {revision}}}\nsteps:\n  - name: build\n    inputs: [source/hello.txt]\n    command: [cp, source/hello.txt, /out/]\n    outputs: [hello.txt]\n"
+    );
+    let p = f.path().join("pipeline.yaml");
+    std::fs::write(&p, y).unwrap();
+    let _ = std::fs::remove_dir_all(f.out());
+    let signer = f.signer();
+    chainseal_factory::run(&RunOptions {
+        pipeline: p,
+        out_dir: f.out(),
+        trust_domain: "example.org".into(),
+        attestor: &signer,
+        secrets: vec![f.key_path.clone()],
+        publish_dir: None,
+        hooks: None,
+    })
+}
+
+#[test]
+fn git_source_is_checked_out_at_the_revision_and_its_commit_recorded() {
+    let f = common::Fixture::new(&[]);
+    let r = run(&f, "v1.0.0").expect("git source at a tag");
+    let repo = std::fs::canonicalize(f.path().join("repo")).unwrap();
+    let commit = common::git(&repo, &["rev-parse", "v1.0.0^{commit}"]);
+    let head = common::git(&repo, &["rev-parse", "HEAD"]);
+    assert_ne!(commit, head, "the tag is not the branch head");
+    // The artefact is built from the tagged content, not the newer head.
+    assert_eq!(
+        std::fs::read(f.out().join("artifacts/hello.txt")).unwrap(),
+        b"v1\n"
+    );
+    let env = dsse::Envelope::from_json(&std::fs::read(&r.provenance).unwrap()).unwrap();
+    let st = Statement::from_json(&env.payload).unwrap();
+    let src = &st.predicate.unwrap()["buildDefinition"]["externalParameters"]["source"];
+    assert_eq!(src["uri"], format!("git+file://{}@v1.0.0", repo.display()));
+    assert_eq!(src["digest"]["gitCommit"], commit);
+    // The repository metadata is not part of the source tree the steps see.
+    let link = dsse::Envelope::from_json(&std::fs::read(&r.steps[0].link).unwrap()).unwrap();
+    let link = Statement::from_json(&link.payload).unwrap();
+    let names: Vec<&str> = link.subject.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, vec!["source/hello.txt"]);
+}
+
+#[test]
+fn unknown_revision_fails_naming_it_before_any_step_runs() {
+    let f = common::Fixture::new(&[]);
+    let r = run(&f, "no-such-tag");
+    match r {
+        Err(Error::Source { reason }) => assert!(reason.contains("no-such-tag"), "{reason}"),
+        other => panic!("expected a source error, got {other:?}"),
+    }
+    assert!(!f.out().join("artifacts/hello.txt").exists());
+}
