@@ -42,7 +42,13 @@ impl Fixture {
 
     /// Write `pipeline.yaml` (source = ./src) with the given steps YAML and run it.
     pub fn run(&self, steps_yaml: &str) -> Result<RunReport, Error> {
-        let y = format!("name: t\nsource: {{path: src}}\nsteps:\n{steps_yaml}");
+        self.run_yaml(&format!(
+            "name: t\nsource: {{path: src}}\nsteps:\n{steps_yaml}"
+        ))
+    }
+
+    /// Write `pipeline.yaml` with this text and run it with the fixture's key.
+    pub fn run_yaml(&self, y: &str) -> Result<RunReport, Error> {
         let p = self.dir.path().join("pipeline.yaml");
         std::fs::write(&p, y).unwrap();
         let _ = std::fs::remove_dir_all(self.out());

@@ -3,7 +3,7 @@
 
 mod common;
 
-use chainseal_factory::{Error, RunOptions};
+use chainseal_factory::Error;
 use chainseal_model::dsse;
 use chainseal_model::statement::Statement;
 
@@ -15,19 +15,7 @@ fn run(f: &common::Fixture, revision: &str) -> Result<chainseal_factory::RunRepo
     let y = format!(
         "name: g\nsource: {{git: repo, revision: {revision}}}\nsteps:\n  - name: build\n    inputs: [source/hello.txt]\n    command: [cp, source/hello.txt, /out/]\n    outputs: [hello.txt]\n"
     );
-    let p = f.path().join("pipeline.yaml");
-    std::fs::write(&p, y).unwrap();
-    let _ = std::fs::remove_dir_all(f.out());
-    let signer = f.signer();
-    chainseal_factory::run(&RunOptions {
-        pipeline: p,
-        out_dir: f.out(),
-        trust_domain: "example.org".into(),
-        attestor: &signer,
-        secrets: vec![f.key_path.clone()],
-        publish_dir: None,
-        hooks: None,
-    })
+    f.run_yaml(&y)
 }
 
 #[test]

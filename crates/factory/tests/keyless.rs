@@ -100,6 +100,24 @@ fn gate_check(r: Result<RunReport, Error>) -> (String, String) {
     }
 }
 
+/// Run the example on a fresh stack with `hooks` playing the attacker; returns the gate's
+/// `(check, reason)` after asserting nothing was published.
+fn attacked(hooks: &dyn Hooks) -> (String, String) {
+    let s = Stack::start();
+    let t = tempfile::tempdir().unwrap();
+    let publish = t.path().join("pub");
+    let r = run(
+        &s.attestor(ID),
+        example(t.path(), |t| t),
+        &t.path().join("out"),
+        &publish,
+        Some(hooks),
+    );
+    let refused = gate_check(r);
+    assert!(!publish.exists(), "nothing may be published");
+    refused
+}
+
 #[test]
 fn honest_run_passes_the_gate_at_slsa_l3_and_publishes_logged_attestations() {
     let s = Stack::start();
@@ -156,23 +174,12 @@ impl Hooks for SwapArtifact {
 
 #[test]
 fn artifact_swapped_after_the_build_is_caught_by_the_provenance_check_and_not_published() {
-    let s = Stack::start();
-    let t = tempfile::tempdir().unwrap();
-    let publish = t.path().join("pub");
-    let r = run(
-        &s.attestor(ID),
-        example(t.path(), |t| t),
-        &t.path().join("out"),
-        &publish,
-        Some(&SwapArtifact),
-    );
-    let (check, reason) = gate_check(r);
+    let (check, reason) = attacked(&SwapArtifact);
     assert_eq!(check, "provenance");
     assert!(
         reason.contains("hello.tar.gz") && reason.contains("subject"),
         "{reason}"
     );
-    assert!(!publish.exists(), "nothing may be published");
 }
 
 /// Rewrites the fetched source between fetch-source and build (SolarWinds' SUNSPOT).
@@ -190,23 +197,12 @@ impl Hooks for SourceImplant {
 
 #[test]
 fn source_changed_outside_the_pipeline_is_caught_by_the_layout_and_not_published() {
-    let s = Stack::start();
-    let t = tempfile::tempdir().unwrap();
-    let publish = t.path().join("pub");
-    let r = run(
-        &s.attestor(ID),
-        example(t.path(), |t| t),
-        &t.path().join("out"),
-        &publish,
-        Some(&SourceImplant),
-    );
-    let (check, reason) = gate_check(r);
+    let (check, reason) = attacked(&SourceImplant);
     assert_eq!(check, "in-toto layout");
     assert!(
         reason.contains("build") && reason.contains("fetch-source/hello.c"),
         "{reason}"
     );
-    assert!(!publish.exists());
 }
 
 /// Replaces the build link with a re-signed-looking copy of another step's envelope.
@@ -230,20 +226,9 @@ impl Hooks for SwapLink {
 
 #[test]
 fn link_file_that_is_not_the_logged_envelope_is_caught() {
-    let s = Stack::start();
-    let t = tempfile::tempdir().unwrap();
-    let publish = t.path().join("pub");
-    let r = run(
-        &s.attestor(ID),
-        example(t.path(), |t| t),
-        &t.path().join("out"),
-        &publish,
-        Some(&SwapLink),
-    );
-    let (check, reason) = gate_check(r);
+    let (check, reason) = attacked(&SwapLink);
     assert_eq!(check, "link bundle");
     assert!(reason.contains("build."), "{reason}");
-    assert!(!publish.exists());
 }
 
 #[test]
