@@ -1,6 +1,6 @@
 //! `chainseal verify-provenance` end to end (needs the subcommand wired in main.rs).
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 const DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -11,21 +11,30 @@ fn chainseal() -> Command {
     Command::new(env!("CARGO_BIN_EXE_chainseal"))
 }
 
+const BCR_BUILDER: &str =
+    "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml";
+
+/// `verify-provenance` on a BCR vector: `provenance` and `artifact` under `bcr/`, the
+/// named builder, `source_uri`, and any `extra` flags.
+fn bcr(provenance: &str, source_uri: &str, extra: &[&str], artifact: &str) -> Output {
+    chainseal()
+        .args(["verify-provenance", "--provenance-path"])
+        .arg(format!("{DIR}bcr/{provenance}"))
+        .args(["--source-uri", source_uri, "--builder-id", BCR_BUILDER])
+        .args(extra)
+        .arg(format!("{DIR}bcr/{artifact}"))
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn bcr_named_builder_passes_and_prints_provenance() {
-    let out = chainseal()
-        .args(["verify-provenance", "--provenance-path"])
-        .arg(format!("{DIR}bcr/MODULE.bazel.intoto.jsonl"))
-        .args([
-            "--source-uri",
-            "github.com/aspect-build/rules_lint",
-            "--builder-id",
-            "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml",
-            "--print-provenance",
-        ])
-        .arg(format!("{DIR}bcr/MODULE.bazel"))
-        .output()
-        .unwrap();
+    let out = bcr(
+        "MODULE.bazel.intoto.jsonl",
+        "github.com/aspect-build/rules_lint",
+        &["--print-provenance"],
+        "MODULE.bazel",
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -37,18 +46,12 @@ fn bcr_named_builder_passes_and_prints_provenance() {
 
 #[test]
 fn bcr_wrong_signer_fails_naming_builder_identity() {
-    let out = chainseal()
-        .args(["verify-provenance", "--provenance-path"])
-        .arg(format!("{DIR}bcr/MODULE-wrong-signer.bazel.intoto.jsonl"))
-        .args([
-            "--source-uri",
-            "github.com/aspect-build/rules_lint",
-            "--builder-id",
-            "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml",
-        ])
-        .arg(format!("{DIR}bcr/MODULE-wrong-signer.bazel"))
-        .output()
-        .unwrap();
+    let out = bcr(
+        "MODULE-wrong-signer.bazel.intoto.jsonl",
+        "github.com/aspect-build/rules_lint",
+        &[],
+        "MODULE-wrong-signer.bazel",
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -59,37 +62,24 @@ fn bcr_wrong_signer_fails_naming_builder_identity() {
 
 #[test]
 fn wrong_source_uri_fails_naming_source_uri() {
-    let out = chainseal()
-        .args(["verify-provenance", "--provenance-path"])
-        .arg(format!("{DIR}bcr/MODULE.bazel.intoto.jsonl"))
-        .args([
-            "--source-uri",
-            "github.com/evil/rules_lint",
-            "--builder-id",
-            "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml",
-        ])
-        .arg(format!("{DIR}bcr/MODULE.bazel"))
-        .output()
-        .unwrap();
+    let out = bcr(
+        "MODULE.bazel.intoto.jsonl",
+        "github.com/evil/rules_lint",
+        &[],
+        "MODULE.bazel",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("source uri"));
 }
 
 #[test]
 fn json_output_reports_builder_kind_level_and_source() {
-    let out = chainseal()
-        .args(["verify-provenance", "--provenance-path"])
-        .arg(format!("{DIR}bcr/MODULE.bazel.intoto.jsonl"))
-        .args([
-            "--source-uri",
-            "github.com/aspect-build/rules_lint",
-            "--builder-id",
-            "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml",
-            "--json",
-        ])
-        .arg(format!("{DIR}bcr/MODULE.bazel"))
-        .output()
-        .unwrap();
+    let out = bcr(
+        "MODULE.bazel.intoto.jsonl",
+        "github.com/aspect-build/rules_lint",
+        &["--json"],
+        "MODULE.bazel",
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
@@ -117,19 +107,12 @@ fn json_output_reports_builder_kind_level_and_source() {
 
 #[test]
 fn json_output_prints_nothing_when_verification_fails() {
-    let out = chainseal()
-        .args(["verify-provenance", "--provenance-path"])
-        .arg(format!("{DIR}bcr/MODULE.bazel.intoto.jsonl"))
-        .args([
-            "--source-uri",
-            "github.com/evil/rules_lint",
-            "--builder-id",
-            "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml",
-            "--json",
-        ])
-        .arg(format!("{DIR}bcr/MODULE.bazel"))
-        .output()
-        .unwrap();
+    let out = bcr(
+        "MODULE.bazel.intoto.jsonl",
+        "github.com/evil/rules_lint",
+        &["--json"],
+        "MODULE.bazel",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(
         out.stdout.is_empty(),
