@@ -630,3 +630,59 @@ fn gate_for_another_identity_refuses_to_publish_and_the_right_identity_publishes
     // The build itself ran; only publishing was refused.
     assert!(out.join("artifacts/hello.tar.gz").is_file());
 }
+
+#[test]
+fn oidc_token_for_the_factory_spiffe_id_signs_and_a_token_for_another_subject_is_refused() {
+    // What a cluster does: the workload gets a token for its SPIFFE ID from its identity
+    // provider (here `chainseal authority token`, the stack's development issuer) and
+    // hands it to the factory with the client trust config.
+    let env = Env::start();
+    let authority = env.stack.join("authority");
+    let trust = env.stack.join("client_trust_config.json");
+    let pipeline = example_dir().join("pipeline.yaml");
+    let token = |subject: &str| {
+        let t = ok(
+            chainseal! {"authority", "token", "--dir", &authority, "--subject", subject},
+            "chainseal authority token",
+        );
+        t.trim().to_string()
+    };
+    let base = env.tmp.path().join("token-run");
+    let (out, publish) = (base.join("out"), base.join("pub"));
+    ok(
+        chainseal! {
+            "factory", "run", &pipeline, "--trust-config", &trust,
+            "--identity-token", token(BUILDER), "--out", &out, "--publish", &publish
+        },
+        "factory run with a token for its SPIFFE ID",
+    );
+    let bundle = publish.join("provenance.sigstore.json");
+    let cert = b64(&read_json(&bundle)["verificationMaterial"]["certificate"]["rawBytes"]);
+    let der = base.join("leaf.der");
+    std::fs::write(&der, cert).unwrap();
+    let san = openssl(
+        &[
+            "x509",
+            "-inform",
+            "DER",
+            "-noout",
+            "-ext",
+            "subjectAltName",
+            "-in",
+            der.to_str().unwrap(),
+        ],
+        &base,
+    );
+    assert!(san.contains(&format!("URI:{BUILDER}")), "{san}");
+
+    let base = env.tmp.path().join("other-token-run");
+    let (out, publish) = (base.join("out"), base.join("pub"));
+    let o = chainseal! {
+        "factory", "run", &pipeline, "--trust-config", &trust,
+        "--identity-token", token(OTHER), "--out", &out, "--publish", &publish
+    };
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    exit1(o, "factory run with a token for another subject");
+    assert!(err.contains(OTHER) && err.contains(BUILDER), "{err}");
+    assert!(!out.exists() && !publish.exists());
+}
