@@ -31,6 +31,35 @@ OUT/links/<step>.<kid8>.link (+ .sigstore.json), OUT/provenance.intoto.jsonl
 public key is written to OUT/factory.pub.pem.
 Exit status: 0 on success, 1 when a step, the gate or publishing fails.")]
     Run(RunArgs),
+    /// Verify a run's output or published folder against the pipeline's gate, as a
+    /// consumer (or an admission controller) would before deploying it.
+    #[command(after_help = "Example:
+  chainseal factory verify dist/ --pipeline examples/hello/pipeline.yaml \\
+      --trusted-root stack/trusted_root.json --source-uri \"$PWD/examples/hello\"
+
+Runs the gate's checks on the folder's files: provenance for every artifact (allowed
+identities, SLSA level, source), every link bundle, and the in-toto layout generated from
+the pipeline. Exit status: 0 when every check passes, 1 naming the failed check.")]
+    Verify(VerifyArgs),
+}
+
+/// `factory verify` arguments.
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The folder: `artifacts/`, `links/`, `provenance.sigstore.json`.
+    dir: PathBuf,
+    /// The pipeline file whose gate and steps define what must hold.
+    #[arg(long)]
+    pipeline: PathBuf,
+    /// The trusted root of the authority and log that signed the run.
+    #[arg(long)]
+    trusted_root: PathBuf,
+    /// The expected source (repository URL or directory).
+    #[arg(long)]
+    source_uri: String,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `factory run` arguments.
@@ -69,6 +98,7 @@ pub struct RunArgs {
 pub fn run(cmd: FactoryCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         FactoryCommand::Run(a) => run_pipeline(a),
+        FactoryCommand::Verify(a) => verify_folder(a),
     }
 }
 
@@ -141,6 +171,49 @@ fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
         print_report(&report);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn verify_folder(a: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let p = Pipeline::from_file(&a.pipeline)?;
+    let gate = p.gate.as_ref().with_context(|| {
+        format!(
+            "{} has no gate: nothing says what must hold",
+            a.pipeline.display()
+        )
+    })?;
+    let root = std::fs::read(&a.trusted_root)
+        .with_context(|| format!("reading {}", a.trusted_root.display()))?;
+    let input = chainseal_factory::gate::GateInput {
+        pipeline: &p,
+        gate,
+        out_dir: &a.dir,
+        trusted_root: &root,
+        source_uri: &a.source_uri,
+    };
+    match chainseal_factory::gate::check(&input) {
+        Ok(g) => {
+            if a.json {
+                let v = serde_json::json!({
+                    "verified": true, "identity": g.identity, "issuer": g.issuer,
+                    "slsaBuildLevel": g.slsa_level, "checks": g.checks,
+                    "artifacts": g.artifacts.iter().map(|(n, d)| serde_json::json!({"name": n, "sha256": d})).collect::<Vec<_>>(),
+                });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for (n, d) in &g.artifacts {
+                    println!("verified  {n}  sha256:{d}");
+                }
+                for c in &g.checks {
+                    println!("  ✓ {c}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("chainseal factory verify: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 fn ms(d: std::time::Duration) -> f64 {

@@ -686,3 +686,46 @@ fn oidc_token_for_the_factory_spiffe_id_signs_and_a_token_for_another_subject_is
     assert!(err.contains(OTHER) && err.contains(BUILDER), "{err}");
     assert!(!out.exists() && !publish.exists());
 }
+
+#[test]
+fn factory_verify_accepts_the_published_folder_and_refuses_a_swap_or_another_source() {
+    let env = Env::start();
+    let pipeline = example_dir().join("pipeline.yaml");
+    let (o, _, publish) = env.factory(&pipeline, "published");
+    ok(o, "factory run");
+    let root = env.stack.join("trusted_root.json");
+    let verify = |dir: &Path, source: &Path| {
+        chainseal! {
+            "factory", "verify", dir, "--pipeline", &pipeline, "--trusted-root", &root,
+            "--source-uri", source, "--json"
+        }
+    };
+    let out = ok(
+        verify(&publish, &example_dir()),
+        "factory verify of the published folder",
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["slsaBuildLevel"], 3);
+    assert_eq!(v["identity"], BUILDER);
+    assert_eq!(
+        v["artifacts"][0]["sha256"],
+        sha256_hex(&publish.join("artifacts/hello.tar.gz"))
+    );
+    // Another source directory: refused by the provenance check.
+    let o = verify(&publish, Path::new("/somewhere/else"));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    exit1(o, "factory verify with another source");
+    assert!(
+        err.contains("provenance") && err.contains("source"),
+        "{err}"
+    );
+    // The artifact swapped in the registry after publication.
+    std::fs::write(publish.join("artifacts/hello.tar.gz"), b"trojan").unwrap();
+    let o = verify(&publish, &example_dir());
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    exit1(o, "factory verify of a swapped artifact");
+    assert!(
+        err.contains("provenance") && err.contains("hello.tar.gz"),
+        "{err}"
+    );
+}
