@@ -82,6 +82,8 @@ struct Inner<S: Storage> {
     tx: mpsc::Sender<Submit>,
     waiters: Mutex<BTreeMap<u64, Vec<Waiter>>>,
     ack_timeout: Duration,
+    /// Signalled after each durable batch, so an idle log integrates it at once.
+    sequenced: tokio::sync::Notify,
 }
 
 /// A running log (cheap to clone; shared by HTTP handlers).
@@ -147,6 +149,7 @@ impl<S: Storage> Log<S> {
             tx,
             waiters: Mutex::new(BTreeMap::new()),
             ack_timeout: cfg.ack_timeout,
+            sequenced: tokio::sync::Notify::new(),
         });
         let mut integrator = Integrator {
             inner: inner.clone(),
@@ -165,13 +168,35 @@ impl<S: Storage> Log<S> {
             cfg.batch_wait,
         ));
         let interval = cfg.checkpoint_interval.max(Duration::from_millis(1));
+        let woken = inner.clone();
         tokio::spawn(async move {
+            // Publish at most one checkpoint per interval, and look for work at least once
+            // per interval; a batch made durable while the log was idle (the last
+            // checkpoint more than an interval ago) is integrated at once instead of
+            // waiting for the next tick.
+            // Under load this is the plain periodic loop; a lone writer no longer waits
+            // for a tick. Other front ends' batches (shared storage) are picked up by
+            // the periodic tick.
+            let start = tokio::time::Instant::now();
+            let mut last = start.checked_sub(interval).unwrap_or(start);
             loop {
-                tokio::time::sleep(interval).await;
-                if let Err(e) = integrator.tick().await {
-                    tracing::error!("integration: {e}");
-                    // Force a reload of the right edge from storage next round.
-                    integrator.tree.reset(u64::MAX);
+                let periodic = tokio::time::Instant::now() + interval;
+                tokio::select! {
+                    _ = woken.sequenced.notified() => {
+                        tokio::time::sleep_until(last + interval).await;
+                    }
+                    _ = tokio::time::sleep_until(periodic) => {}
+                }
+                match integrator.tick().await {
+                    Ok(true) => last = tokio::time::Instant::now(),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!("integration: {e}");
+                        // Back off for an interval, and reload the right edge from
+                        // storage next round.
+                        last = tokio::time::Instant::now();
+                        integrator.tree.reset(u64::MAX);
+                    }
                 }
             }
         });
@@ -244,14 +269,17 @@ async fn sequencer<S: Storage>(
         let bodies: Vec<Arc<Vec<u8>>> = pending.iter().map(|p| p.1.clone()).collect();
         match inner.storage.sequence(pending).await {
             Ok(indices) => {
-                let mut w = inner.waiters.lock().unwrap_or_else(|p| p.into_inner());
-                for ((s, idx), body) in batch.into_iter().zip(indices).zip(bodies) {
-                    w.entry(idx).or_default().push(Waiter {
-                        kind: s.prepared.kind,
-                        body,
-                        reply: s.reply,
-                    });
+                {
+                    let mut w = inner.waiters.lock().unwrap_or_else(|p| p.into_inner());
+                    for ((s, idx), body) in batch.into_iter().zip(indices).zip(bodies) {
+                        w.entry(idx).or_default().push(Waiter {
+                            kind: s.prepared.kind,
+                            body,
+                            reply: s.reply,
+                        });
+                    }
                 }
+                inner.sequenced.notify_one();
             }
             Err(e) => {
                 tracing::error!("sequencing a batch of {}: {e}", batch.len());
@@ -309,7 +337,10 @@ impl<S: Storage> Integrator<S> {
     }
 
     /// One round: integrate what is sequenced, publish a checkpoint, answer writers.
-    async fn tick(&mut self) -> Result<()> {
+    /// Integrates what is sequenced and answers covered writers; `true` when a new
+    /// checkpoint was published.
+    async fn tick(&mut self) -> Result<bool> {
+        let mut published = false;
         if let Some(lease) = self.inner.storage.lease(self.max).await? {
             self.resync(lease.integrated).await?;
             let writes = self.tree.append(&lease.entries)?;
@@ -319,6 +350,7 @@ impl<S: Storage> Integrator<S> {
             let prev_size = prev.as_ref().map(|p| p.0.size);
             if prev_size.is_none_or(|p| p < size) {
                 self.publish(size, prev.map(|p| p.0)).await?;
+                published = true;
             } else if let Some((cp, _)) = &prev
                 && cp.size > size
             {
@@ -329,7 +361,8 @@ impl<S: Storage> Integrator<S> {
             }
             self.inner.storage.commit(lease, size).await?;
         }
-        self.answer().await
+        self.answer().await?;
+        Ok(published)
     }
 
     /// Signs, cosigns and writes the checkpoint for the tree of `size`, after checking it
