@@ -97,6 +97,73 @@ pub fn layout_for(pipeline: &Pipeline, functionary: &Key, expires: OffsetDateTim
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chainseal_crypto::keys::{KeyKind, PrivateKey};
+    use chainseal_intoto::models::Layout;
+
+    fn key() -> Key {
+        Key::from_public(
+            PrivateKey::generate(KeyKind::EcdsaP256)
+                .unwrap()
+                .public_key(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn example_pipeline_yields_a_layout_in_toto_accepts_with_the_data_flow_rules() {
+        let text = include_str!("../../../examples/hello/pipeline.yaml");
+        let p = Pipeline::from_yaml(text, "examples/hello/pipeline.yaml").unwrap();
+        let k = key();
+        let v = layout_for(&p, &k, OffsetDateTime::now_utc() + time::Duration::days(1));
+        let l = Layout::from_value(&v, "generated layout").expect("a valid in-toto layout");
+        let names: Vec<&str> = l.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["source", "fetch-source", "fetch-deps", "build", "package"]
+        );
+        assert!(l.keys.contains_key(&k.keyid()));
+        let build = &l.steps[3];
+        assert_eq!(build.pubkeys, vec![k.keyid()]);
+        let rule = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            build.expected_materials,
+            vec![
+                rule(&[
+                    "MATCH",
+                    "fetch-source/*",
+                    "WITH",
+                    "PRODUCTS",
+                    "FROM",
+                    "fetch-source"
+                ]),
+                rule(&[
+                    "MATCH",
+                    "fetch-deps/*",
+                    "WITH",
+                    "PRODUCTS",
+                    "FROM",
+                    "fetch-deps"
+                ]),
+                rule(&["DISALLOW", "*"]),
+            ]
+        );
+        assert_eq!(
+            build.expected_products,
+            vec![rule(&["CREATE", "build/*"]), rule(&["DISALLOW", "*"])]
+        );
+    }
+
+    #[test]
+    fn layout_expiry_is_the_requested_time_in_rfc3339() {
+        let p = Pipeline::from_yaml(
+            "name: a\nsource: {path: .}\nsteps: [{name: s, command: [x]}]\n",
+            "p",
+        )
+        .unwrap();
+        let t = OffsetDateTime::from_unix_timestamp(4_000_000_000).unwrap();
+        let v = layout_for(&p, &key(), t);
+        assert_eq!(v["expires"], "2096-10-02T07:06:40Z");
+    }
 
     #[test]
     fn input_steps_are_the_first_path_components_once_each() {
