@@ -138,6 +138,9 @@ for r in tile_roots:
             put("tiles", read(p))
             put("tiles", os.path.relpath(p, r))
 
+# Our own example pipeline seeds the pipeline parser.
+put("pipeline", read(os.path.join(os.path.dirname(corpus), "..", "examples", "hello", "pipeline.yaml")))
+
 for t in sorted(counts):
     print("%-12s +%d seeds -> %s" % (t, counts[t], os.path.join(corpus, t)))
 PY
