@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(p) = Pipeline::from_yaml(text, "fuzz.yaml") {
         let expires = time::OffsetDateTime::from_unix_timestamp(4_000_000_000).expect("time");
-        let v = layout_for(&p, key(), expires);
+        let v = layout_for(&p, std::slice::from_ref(key()), expires);
         Layout::from_value(&v, "generated layout")
             .expect("a validated pipeline must yield a valid in-toto layout");
         for s in &p.steps {

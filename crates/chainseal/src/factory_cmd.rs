@@ -80,12 +80,21 @@ pub struct RunArgs {
     /// issuer vouches for the factory's SPIFFE ID.
     #[arg(long, conflicts_with = "trust_config")]
     stack: Option<PathBuf>,
-    /// Sign keyless with this client trust config (trusted root + signing config) …
-    #[arg(long, requires = "identity_token")]
+    /// Sign keyless with this client trust config (trusted root + signing config) and an
+    /// OIDC token whose subject is the factory's SPIFFE ID (--identity-token[-file]).
+    #[arg(long)]
     trust_config: Option<PathBuf>,
-    /// … and this OIDC token, whose subject is the factory's SPIFFE ID.
-    #[arg(long, requires = "trust_config")]
+    /// The OIDC token (good for runs shorter than one certificate, 10 minutes).
+    #[arg(
+        long,
+        requires = "trust_config",
+        conflicts_with = "identity_token_file"
+    )]
     identity_token: Option<String>,
+    /// A file holding the OIDC token, re-read whenever the run needs a new certificate
+    /// (e.g. a SPIFFE JWT-SVID file that the workload API keeps fresh).
+    #[arg(long, requires = "trust_config")]
+    identity_token_file: Option<PathBuf>,
     /// SPIFFE trust domain of the builder id spiffe://<D>/factory/<pipeline>.
     #[arg(long = "trust-domain", default_value = "chainseal.local")]
     trust_domain: String,
@@ -120,8 +129,15 @@ pub fn stack_attestor(stack_dir: &Path, builder_id: &str) -> anyhow::Result<Keyl
         )
     })?;
     let setup = SigningSetup::from_client_trust_config(&json, now_unix())?;
-    let token = chainseal_authority::stack::workload_token(stack_dir, builder_id, 600)?;
-    Ok(KeylessAttestor::new(setup, IdentityToken::new(token)?)?)
+    let (dir, id) = (stack_dir.to_path_buf(), builder_id.to_string());
+    Ok(KeylessAttestor::new(
+        setup,
+        Box::new(move || {
+            let t = chainseal_authority::stack::workload_token(&dir, &id, 600)
+                .map_err(|e| e.to_string())?;
+            IdentityToken::new(t).map_err(|e| e.to_string())
+        }),
+    )?)
 }
 
 fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
@@ -133,13 +149,28 @@ fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
     } else if let Some(stack) = &a.stack {
         let id = builder_id(&a.trust_domain, &a.pipeline)?;
         Box::new(stack_attestor(stack, &id)?)
-    } else if let (Some(tc), Some(token)) = (&a.trust_config, &a.identity_token) {
+    } else if let Some(tc) = &a.trust_config {
         let json = std::fs::read(tc).with_context(|| format!("reading {}", tc.display()))?;
         let setup = SigningSetup::from_client_trust_config(&json, now_unix())?;
-        Box::new(KeylessAttestor::new(
-            setup,
-            IdentityToken::new(token.clone())?,
-        )?)
+        let tokens: chainseal_factory::attestor::TokenSource =
+            match (&a.identity_token, &a.identity_token_file) {
+                (Some(t), _) => {
+                    let t = IdentityToken::new(t.clone())?;
+                    Box::new(move || Ok(t.clone()))
+                }
+                (None, Some(f)) => {
+                    let f = f.clone();
+                    Box::new(move || {
+                        let t = std::fs::read_to_string(&f)
+                            .map_err(|e| format!("reading {}: {e}", f.display()))?;
+                        IdentityToken::new(t).map_err(|e| e.to_string())
+                    })
+                }
+                (None, None) => {
+                    anyhow::bail!("--trust-config needs --identity-token or --identity-token-file")
+                }
+            };
+        Box::new(KeylessAttestor::new(setup, tokens)?)
     } else {
         ephemeral = true;
         let pk = PrivateKey::generate(KeyKind::EcdsaP256).context("generating a key")?;

@@ -675,6 +675,21 @@ fn oidc_token_for_the_factory_spiffe_id_signs_and_a_token_for_another_subject_is
     );
     assert!(san.contains(&format!("URI:{BUILDER}")), "{san}");
 
+    // The same from a token file (re-read whenever the run needs a new certificate).
+    let base = env.tmp.path().join("token-file-run");
+    std::fs::create_dir_all(&base).unwrap();
+    let token_file = base.join("svid.jwt");
+    std::fs::write(&token_file, token(BUILDER)).unwrap();
+    let publish = base.join("pub");
+    ok(
+        chainseal! {
+            "factory", "run", &pipeline, "--trust-config", &trust,
+            "--identity-token-file", &token_file, "--out", base.join("out"), "--publish", &publish
+        },
+        "factory run with a token file for its SPIFFE ID",
+    );
+    assert!(publish.join("provenance.sigstore.json").is_file());
+
     let base = env.tmp.path().join("other-token-run");
     let (out, publish) = (base.join("out"), base.join("pub"));
     let o = chainseal! {

@@ -10,7 +10,8 @@
 //!   it is handed back.
 //! - [`KeySigner`]: a local key, offline; DSSE envelopes only (no certificate, no log).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -34,9 +35,10 @@ pub struct Recorded {
 /// Signs the factory's attestations. Implementations are the only holders of the
 /// factory's signing key.
 pub trait Attestor: Send + Sync {
-    /// The in-toto key ID of the signing key (a hint in link file names).
+    /// The in-toto key ID of the (first) signing key.
     fn key_id(&self) -> String;
-    /// The public key the attestations verify with.
+    /// The public key of the (first) signing key; an attestor that renews its key during
+    /// a long run names each envelope's key in its signature's `keyid`.
     fn public_key(&self) -> &Key;
     /// The certificate identity (URI SAN) the key is bound to, for keyless attestors.
     fn identity(&self) -> Option<&str>;
@@ -123,13 +125,33 @@ impl Attestor for KeySigner {
     }
 }
 
-/// The keyless [`Attestor`]: a run key certified by the authority for the factory's
-/// workload identity; every attestation is timestamped, logged and bundled.
-pub struct KeylessAttestor {
-    signer: chainseal_sign::Signer,
+/// Supplies identity tokens to a [`KeylessAttestor`]: once at the start, and again each
+/// time the run's certificate nears expiry (a fresh token, e.g. a re-read SPIFFE JWT-SVID
+/// file or one minted by the stack's issuer).
+pub type TokenSource = Box<dyn Fn() -> Result<IdentityToken, String> + Send + Sync>;
+
+/// How long before its certificate expires a key is replaced (the CA issues 10 minutes).
+pub const DEFAULT_RENEWAL_MARGIN: Duration = Duration::from_secs(120);
+
+/// One certified key of a run.
+struct RunKey {
     certified: Arc<CertifiedKey>,
     key: Key,
+    not_after: i64,
+}
+
+/// The keyless [`Attestor`]: run keys certified by the authority for the factory's
+/// workload identity; every attestation is timestamped, logged and bundled. A run longer
+/// than a certificate's life gets a new key and certificate for the same identity before
+/// the old one expires; every link names the key that signed it.
+pub struct KeylessAttestor {
+    signer: chainseal_sign::Signer,
+    tokens: TokenSource,
+    margin: Duration,
     identity: String,
+    /// Every key of the run by in-toto key ID; the last issued is current.
+    keys: Mutex<Vec<Arc<RunKey>>>,
+    current: Key,
     rt: tokio::runtime::Runtime,
 }
 
@@ -137,7 +159,7 @@ impl std::fmt::Debug for KeylessAttestor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeylessAttestor")
             .field("identity", &self.identity)
-            .field("key", &self.key.keyid())
+            .field("key", &self.current.keyid())
             .finish_non_exhaustive()
     }
 }
@@ -149,51 +171,131 @@ fn signing_err(what: &str, e: impl std::fmt::Display) -> Error {
     }
 }
 
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Certify a fresh key with a token from `tokens`; returns it and its URI SAN.
+fn certify(
+    rt: &tokio::runtime::Runtime,
+    signer: &chainseal_sign::Signer,
+    tokens: &TokenSource,
+) -> Result<(RunKey, String), Error> {
+    let what = "the run certificate";
+    let token = tokens().map_err(|e| signing_err(what, format!("identity token: {e}")))?;
+    let certified = rt
+        .block_on(signer.certify(&token))
+        .map_err(|e| signing_err(what, e))?;
+    let leaf = certified
+        .chain()
+        .first()
+        .ok_or_else(|| signing_err(what, "the CA returned no certificate"))?;
+    let identity = leaf
+        .subject_alt_names()
+        .into_iter()
+        .find_map(|s| match s {
+            SubjectAltName::Uri(u) => Some(u),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            signing_err(
+                what,
+                "the certificate has no URI SAN: the token's subject must be the workload's SPIFFE ID",
+            )
+        })?;
+    let not_after = leaf.not_after_unix();
+    let key = Key::from_public(certified.public_key())?;
+    Ok((
+        RunKey {
+            certified: Arc::new(certified),
+            key,
+            not_after,
+        },
+        identity,
+    ))
+}
+
 impl KeylessAttestor {
-    /// Obtain the run's certificate from the CA in `setup` with `token` (whose subject is
-    /// the workload identity). Blocking; call it outside any async runtime.
-    pub fn new(setup: SigningSetup, token: IdentityToken) -> Result<Self, Error> {
+    /// Obtain the run's first certificate from the CA in `setup` with a token from
+    /// `tokens` (whose subject is the workload identity). Blocking; call it outside any
+    /// async runtime.
+    pub fn new(setup: SigningSetup, tokens: TokenSource) -> Result<Self, Error> {
+        Self::with_renewal_margin(setup, tokens, DEFAULT_RENEWAL_MARGIN)
+    }
+
+    /// As [`KeylessAttestor::new`], replacing the key `margin` before its certificate
+    /// expires.
+    pub fn with_renewal_margin(
+        setup: SigningSetup,
+        tokens: TokenSource,
+        margin: Duration,
+    ) -> Result<Self, Error> {
+        let what = "the run certificate";
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("chainseal-attest")
             .enable_all()
             .build()
-            .map_err(|e| signing_err("the run certificate", e))?;
-        let signer = chainseal_sign::Signer::new(setup)
-            .map_err(|e| signing_err("the run certificate", e))?;
-        let certified = rt
-            .block_on(signer.certify(&token))
-            .map_err(|e| signing_err("the run certificate", e))?;
-        let leaf = certified
-            .chain()
-            .first()
-            .ok_or_else(|| signing_err("the run certificate", "the CA returned no certificate"))?;
-        let identity = leaf
-            .subject_alt_names()
-            .into_iter()
-            .find_map(|s| match s {
-                SubjectAltName::Uri(u) => Some(u),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                signing_err(
-                    "the run certificate",
-                    "the certificate has no URI SAN: the token's subject must be the workload's SPIFFE ID",
-                )
-            })?;
-        let key = Key::from_public(certified.public_key())?;
+            .map_err(|e| signing_err(what, e))?;
+        let signer = chainseal_sign::Signer::new(setup).map_err(|e| signing_err(what, e))?;
+        let (first, identity) = certify(&rt, &signer, &tokens)?;
+        let current = first.key.clone();
         Ok(KeylessAttestor {
             signer,
-            certified: Arc::new(certified),
-            key,
+            tokens,
+            margin,
             identity,
+            keys: Mutex::new(vec![Arc::new(first)]),
+            current,
             rt,
         })
     }
 
-    /// The certificate chain of the run key, leaf first.
-    pub fn chain(&self) -> &[chainseal_crypto::x509::Certificate] {
-        self.certified.chain()
+    /// The current certificate chain, leaf first.
+    pub fn chain(&self) -> Vec<chainseal_crypto::x509::Certificate> {
+        self.lock()
+            .last()
+            .map(|k| k.certified.chain().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// How many keys the run has used so far.
+    pub fn keys_used(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<RunKey>>> {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current key, replaced first if its certificate expires within the margin.
+    fn fresh_key(&self, what: &str) -> Result<Arc<RunKey>, Error> {
+        let mut keys = self.lock();
+        let margin = i64::try_from(self.margin.as_secs()).unwrap_or(i64::MAX);
+        if let Some(k) = keys.last()
+            && k.not_after.saturating_sub(unix_now()) > margin
+        {
+            return Ok(Arc::clone(k));
+        }
+        let (k, identity) = certify(&self.rt, &self.signer, &self.tokens)?;
+        if identity != self.identity {
+            return Err(signing_err(
+                what,
+                format!(
+                    "the renewed certificate is for {identity}, the run's identity is {}",
+                    self.identity
+                ),
+            ));
+        }
+        let k = Arc::new(k);
+        keys.push(Arc::clone(&k));
+        Ok(k)
+    }
+
+    fn key_by_id(&self, keyid: &str) -> Option<Arc<RunKey>> {
+        self.lock().iter().find(|k| k.key.keyid() == keyid).cloned()
     }
 }
 
@@ -209,10 +311,10 @@ fn bundle_signature(bundle: &[u8], what: &str) -> Result<Vec<u8>, Error> {
 
 impl Attestor for KeylessAttestor {
     fn key_id(&self) -> String {
-        self.key.keyid()
+        self.current.keyid()
     }
     fn public_key(&self) -> &Key {
-        &self.key
+        &self.current
     }
     fn identity(&self) -> Option<&str> {
         Some(&self.identity)
@@ -221,8 +323,9 @@ impl Attestor for KeylessAttestor {
         Some(&self.signer.setup().trusted_root_json)
     }
     fn sign(&self, statement: &[u8], what: &str) -> Result<dsse::Envelope, Error> {
+        let k = self.fresh_key(what)?;
         let pae = dsse::pae(dsse::INTOTO_PAYLOAD_TYPE, statement);
-        let sig = self
+        let sig = k
             .certified
             .sign_raw(&pae)
             .map_err(|e| signing_err(what, e))?;
@@ -231,7 +334,7 @@ impl Attestor for KeylessAttestor {
             payload_type: dsse::INTOTO_PAYLOAD_TYPE.to_string(),
             signatures: vec![dsse::Signature {
                 sig,
-                keyid: Some(self.key.keyid()),
+                keyid: Some(k.key.keyid()),
             }],
         })
     }
@@ -243,7 +346,12 @@ impl Attestor for KeylessAttestor {
         if envelope.payload_type != dsse::INTOTO_PAYLOAD_TYPE {
             return Err(signing_err(what, "not an in-toto envelope"));
         }
-        let cred = Credential::Certified(Arc::clone(&self.certified));
+        let k = sig
+            .keyid
+            .as_deref()
+            .and_then(|id| self.key_by_id(id))
+            .ok_or_else(|| signing_err(what, "the envelope was not signed by a key of this run"))?;
+        let cred = Credential::Certified(Arc::clone(&k.certified));
         let signed = self
             .rt
             .handle()

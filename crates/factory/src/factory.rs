@@ -169,7 +169,13 @@ fn attest_link<'s, 'e>(
 ) -> Result<(), Error> {
     let what = format!("link {}", link.name);
     let env = attestor.sign(&observer::link_statement(link)?, &what)?;
-    let name = link_filename(&link.name, &attestor.key_id());
+    // Named by the key that signed it (a long run may renew its key).
+    let kid = env
+        .signatures
+        .first()
+        .and_then(|s| s.keyid.clone())
+        .unwrap_or_else(|| attestor.key_id());
+    let name = link_filename(&link.name, &kid);
     let bytes = env.to_json();
     write(&links_dir.join(&name), &bytes)?;
     o.links.push((name, bytes));

@@ -7,11 +7,11 @@
 //!    inclusion) and whose certificate identity is one of the allowed identities and the
 //!    provenance's builder id (`chainseal_provenance::verify_provenance`);
 //! 2. `slsa-level` — the verified builder attains the required SLSA Build level;
-//! 3. `link bundle` — each step's link bundle verifies for the same identity and was
-//!    signed by the same certified key as the provenance, and the `.link` file beside it
-//!    carries the very envelope the bundle logged;
+//! 3. `link bundle` — each step's link bundle verifies for the same identity and issuer,
+//!    and the `.link` file beside it carries the very envelope the bundle logged;
 //! 4. `in-toto layout` — the links satisfy the layout generated from the pipeline
-//!    ([`crate::layout`]), with the verified key as the only functionary.
+//!    ([`crate::layout`]), whose functionaries are exactly the keys verified above
+//!    (certified for the run's identity).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -115,14 +115,35 @@ fn dsse_of(bundle: &Bundle, what: &str) -> Result<(Vec<u8>, Vec<u8>), Error> {
     }
 }
 
-/// Verify one step's link bundle and the `.link` file beside it.
+/// The public key of a verified bundle's leaf certificate, checked to be the key the
+/// verifier reported (`key_sha256`).
+fn verified_key(bundle: &Bundle, key_sha256: &str, check: &str, what: &str) -> Result<Key, Error> {
+    let leaf = bundle
+        .key_material
+        .leaf()
+        .ok_or_else(|| Error::gate(check, format!("{what}: no certificate")))?;
+    let spki = Certificate::from_der(leaf)
+        .and_then(|c| c.spki_der())
+        .map_err(|e| Error::gate(check, format!("{what}: {e}")))?;
+    if hex::encode(sha256(&spki)) != key_sha256 {
+        return Err(Error::gate(
+            check,
+            format!("{what}: the certificate read is not the one verified"),
+        ));
+    }
+    PublicKey::from_spki_der(&spki)
+        .map_err(|e| Error::gate(check, format!("{what}: {e}")))
+        .and_then(|k| Key::from_public(k).map_err(|e| Error::gate(check, format!("{what}: {e}"))))
+}
+
+/// Verify one step's link bundle for the run's identity, and the `.link` file beside it;
+/// returns the key that signed it.
 fn check_link(
     verifier: &Verifier,
     links: &Path,
     step: &str,
     policy: &Policy,
-    key_sha256: &str,
-) -> Result<(), Error> {
+) -> Result<Key, Error> {
     let bpath = step_file(links, step, "sigstore.json")?;
     let what = bpath.display().to_string();
     let bytes = read(&bpath, "link bundle")?;
@@ -146,12 +167,12 @@ fn check_link(
     let report = verifier
         .verify(&bundle, Artifact::Sha256(subject), policy)
         .map_err(|e| Error::gate("link bundle", format!("{what}: {e}")))?;
-    if report.signer.public_key_sha256 != key_sha256 {
-        return Err(Error::gate(
-            "link bundle",
-            format!("{what}: signed by another key than the provenance"),
-        ));
-    }
+    let key = verified_key(
+        &bundle,
+        &report.signer.public_key_sha256,
+        "link bundle",
+        &what,
+    )?;
     // The in-toto link file must be the logged envelope, byte for byte.
     let lpath = step_file(links, step, "link")?;
     let env = chainseal_model::dsse::Envelope::from_json(&read(&lpath, "link bundle")?)
@@ -163,7 +184,7 @@ fn check_link(
             format!("{} is not the envelope logged in {what}", lpath.display()),
         ));
     }
-    Ok(())
+    Ok(key)
 }
 
 /// Run the gate over a run's output folder.
@@ -242,7 +263,7 @@ pub fn check(input: &GateInput<'_>) -> Result<GateReport, Error> {
         input.gate.slsa_level
     ));
 
-    // 3. Link bundles, same identity and key.
+    // 3. Link bundles, for the same identity.
     let identity = v
         .report
         .signer
@@ -256,45 +277,39 @@ pub fn check(input: &GateInput<'_>) -> Result<GateReport, Error> {
         .issuer
         .clone()
         .ok_or_else(|| Error::gate("provenance", "the certificate has no OIDC issuer"))?;
-    let key_sha = v.report.signer.public_key_sha256.clone();
     let policy = Policy::Identity {
         identity: Matcher::Exact(identity.clone()),
         issuer: Matcher::Exact(issuer.clone()),
     };
+    // The provenance's key, and each link's: all certified for this identity (a long
+    // run renews its key before a certificate expires).
+    let bundle = Bundle::from_json(&prov).map_err(|e| Error::gate("provenance", e))?;
+    let mut functionaries = vec![verified_key(
+        &bundle,
+        &v.report.signer.public_key_sha256,
+        "provenance",
+        PROVENANCE_BUNDLE,
+    )?];
     let links = input.out_dir.join("links");
     let steps: Vec<&str> = std::iter::once(SOURCE_STEP)
         .chain(input.pipeline.steps.iter().map(|s| s.name.as_str()))
         .collect();
     for step in &steps {
-        check_link(&verifier, &links, step, &policy, &key_sha)?;
+        let k = check_link(&verifier, &links, step, &policy)?;
+        if !functionaries.iter().any(|f| f.same_public_key(&k)) {
+            functionaries.push(k);
+        }
     }
     checks.push(format!(
-        "link bundle: {} links logged and signed by the provenance's certified key",
+        "link bundle: {} links logged, each signed by a key certified for {identity}",
         steps.len()
     ));
 
-    // 4. The generated in-toto layout, with the verified key as functionary.
-    let bundle = Bundle::from_json(&prov).map_err(|e| Error::gate("provenance", e))?;
-    let leaf = bundle
-        .key_material
-        .leaf()
-        .ok_or_else(|| Error::gate("provenance", "no certificate"))?;
-    let spki = Certificate::from_der(leaf)
-        .and_then(|c| c.spki_der())
-        .map_err(|e| Error::gate("provenance", e))?;
-    if hex::encode(sha256(&spki)) != key_sha {
-        return Err(Error::gate(
-            "provenance",
-            "the certificate read is not the one verified",
-        ));
-    }
-    let functionary = PublicKey::from_spki_der(&spki)
-        .map_err(|e| Error::gate("in-toto layout", e))
-        .and_then(|k| Key::from_public(k).map_err(|e| Error::gate("in-toto layout", e)))?;
+    // 4. The generated in-toto layout, with the run's verified keys as functionaries.
     let now = OffsetDateTime::now_utc();
     let payload = layout_for(
         input.pipeline,
-        &functionary,
+        &functionaries,
         now + Duration::from_secs(3600),
     );
     // The layout is generated here from the pipeline, so it is signed here too, by a

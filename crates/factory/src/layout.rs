@@ -38,13 +38,13 @@ pub fn input_steps(inputs: &[String]) -> Vec<String> {
     out
 }
 
-/// The layout payload (`_type: layout`) for `pipeline`, with `functionary` authorised
-/// for every step, expiring at `expires`.
-pub fn layout_for(pipeline: &Pipeline, functionary: &Key, expires: OffsetDateTime) -> Value {
-    let kid = functionary.keyid();
+/// The layout payload (`_type: layout`) for `pipeline`, with each of `functionaries` (the
+/// run's certified keys) authorised for every step, expiring at `expires`.
+pub fn layout_for(pipeline: &Pipeline, functionaries: &[Key], expires: OffsetDateTime) -> Value {
+    let kids: Vec<String> = functionaries.iter().map(Key::keyid).collect();
     let step = |name: &str, command: Vec<String>, mats: Vec<Value>, prods: Vec<Value>| {
         json!({
-            "_type": "step", "name": name, "threshold": 1, "pubkeys": [kid],
+            "_type": "step", "name": name, "threshold": 1, "pubkeys": kids,
             "expected_command": command,
             "expected_materials": mats, "expected_products": prods,
         })
@@ -88,7 +88,10 @@ pub fn layout_for(pipeline: &Pipeline, functionary: &Key, expires: OffsetDateTim
         "_type": "layout",
         "expires": expires,
         "readme": format!("chainseal factory pipeline '{}' (generated from the pipeline file)", pipeline.name),
-        "keys": {kid: functionary.to_json_with_keyid()},
+        "keys": functionaries
+            .iter()
+            .map(|k| (k.keyid(), k.to_json_with_keyid()))
+            .collect::<serde_json::Map<String, Value>>(),
         "steps": steps,
         "inspect": [],
     })
@@ -114,7 +117,11 @@ mod tests {
         let text = include_str!("../../../examples/hello/pipeline.yaml");
         let p = Pipeline::from_yaml(text, "examples/hello/pipeline.yaml").unwrap();
         let k = key();
-        let v = layout_for(&p, &k, OffsetDateTime::now_utc() + time::Duration::days(1));
+        let v = layout_for(
+            &p,
+            std::slice::from_ref(&k),
+            OffsetDateTime::now_utc() + time::Duration::days(1),
+        );
         let l = Layout::from_value(&v, "generated layout").expect("a valid in-toto layout");
         let names: Vec<&str> = l.steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
@@ -161,7 +168,7 @@ mod tests {
         )
         .unwrap();
         let t = OffsetDateTime::from_unix_timestamp(4_000_000_000).unwrap();
-        let v = layout_for(&p, &key(), t);
+        let v = layout_for(&p, &[key()], t);
         assert_eq!(v["expires"], "2096-10-02T07:06:40Z");
     }
 

@@ -7,6 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use chainseal_authority::stack::{self, RunningStack, StackConfig};
+use chainseal_factory::attestor::TokenSource;
 use chainseal_factory::{
     Attestor, Error, Hooks, KeySigner, KeylessAttestor, RunOptions, RunReport,
 };
@@ -42,11 +43,27 @@ impl Stack {
         }
     }
 
-    fn attestor(&self, subject: &str) -> KeylessAttestor {
+    fn setup(&self) -> SigningSetup {
         let json = std::fs::read(self.dir.path().join("client_trust_config.json")).unwrap();
-        let setup = SigningSetup::from_client_trust_config(&json, now_unix()).unwrap();
-        let token = stack::workload_token(self.dir.path(), subject, 600).unwrap();
-        KeylessAttestor::new(setup, IdentityToken::new(token).unwrap()).unwrap()
+        SigningSetup::from_client_trust_config(&json, now_unix()).unwrap()
+    }
+
+    /// Tokens from the stack's issuer for `subjects[i]` on the i-th request (the last one
+    /// repeated).
+    fn tokens(&self, subjects: &[&str]) -> TokenSource {
+        let dir = self.dir.path().to_path_buf();
+        let subjects: Vec<String> = subjects.iter().map(|s| s.to_string()).collect();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        Box::new(move || {
+            let i = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let s = &subjects[i.min(subjects.len() - 1)];
+            let t = stack::workload_token(&dir, s, 600).map_err(|e| e.to_string())?;
+            IdentityToken::new(t).map_err(|e| e.to_string())
+        })
+    }
+
+    fn attestor(&self, subject: &str) -> KeylessAttestor {
+        KeylessAttestor::new(self.setup(), self.tokens(&[subject])).unwrap()
     }
 }
 
@@ -333,4 +350,65 @@ fn recording_refuses_an_envelope_whose_signature_was_altered_after_signing() {
         a.record(&other, "test").is_err(),
         "a payload the signature does not cover must not be logged"
     );
+}
+
+#[test]
+fn a_run_outliving_its_certificate_renews_the_key_and_still_passes_the_gate() {
+    let s = Stack::start();
+    let t = tempfile::tempdir().unwrap();
+    // A margin longer than the certificate's life: every signature needs a new key, as
+    // in a run that lasts several certificate lifetimes.
+    let a = KeylessAttestor::with_renewal_margin(
+        s.setup(),
+        s.tokens(&[ID]),
+        std::time::Duration::from_secs(3600),
+    )
+    .unwrap();
+    let publish = t.path().join("pub");
+    let r = run(
+        &a,
+        example(t.path(), |t| t),
+        &t.path().join("out"),
+        &publish,
+        None,
+    )
+    .expect("a run with renewed keys passes the gate");
+    // The first certificate plus one per link and one for the provenance.
+    assert_eq!(a.keys_used(), 1 + r.steps.len() + 1);
+    let kids: std::collections::BTreeSet<String> = r
+        .steps
+        .iter()
+        .map(|s| {
+            let n = s.link.file_name().unwrap().to_string_lossy().into_owned();
+            n.rsplit('.').nth(1).unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(kids.len(), r.steps.len(), "each link names its own key");
+    assert_eq!(r.gate.unwrap().slsa_level, 3);
+    assert!(publish.join("artifacts/hello.tar.gz").is_file());
+}
+
+#[test]
+fn a_renewed_certificate_for_another_identity_stops_the_run() {
+    let s = Stack::start();
+    let t = tempfile::tempdir().unwrap();
+    let a = KeylessAttestor::with_renewal_margin(
+        s.setup(),
+        s.tokens(&[ID, "spiffe://chainseal.local/factory/other"]),
+        std::time::Duration::from_secs(3600),
+    )
+    .unwrap();
+    let publish = t.path().join("pub");
+    let r = run(
+        &a,
+        example(t.path(), |t| t),
+        &t.path().join("out"),
+        &publish,
+        None,
+    );
+    assert!(
+        matches!(&r, Err(Error::Signing { reason, .. }) if reason.contains("factory/other") && reason.contains(ID)),
+        "{r:?}"
+    );
+    assert!(!publish.exists());
 }
