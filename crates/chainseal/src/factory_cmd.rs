@@ -284,8 +284,18 @@ pub fn print_report(r: &RunReport) {
         println!("signed by   {id} (short-lived certificate)");
     }
     println!("invocation  {}", r.invocation_id);
-    for s in &r.steps {
+    for (i, s) in r.steps.iter().enumerate() {
         let log = s.log_index.map_or(String::new(), |i| format!("  log #{i}"));
+        if i == 0 && s.step_time.is_zero() {
+            // The observer's own retrieval of the source: no sandbox.
+            println!(
+                "step {:<14} {:>8} by the observer {:>6.2} ms{log}",
+                s.name,
+                "fetched",
+                ms(s.observer_time),
+            );
+            continue;
+        }
         println!(
             "step {:<14} {:>8.1} ms sandboxed {:>6.2} ms observer{log}",
             s.name,
