@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod tessera;
+
 use std::path::Path;
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! Test servers on 127.0.0.1:0: a static tlog-tiles server over a directory (read in
 //! place) with in-memory overrides, and the Tessera testdata log's paths and keys.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,42 +12,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chainseal_tlog::keys::Ed25519Signer;
 
-/// The Tessera testdata log directory.
-pub fn tessera_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/tlog/tessera-testdata-log/testdata/log"
-    ))
-}
-
-fn keys() -> serde_json::Value {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/tlog/signed-note/vectors.json"
-    ));
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
-    v["tessera_testdata_log_keys"].clone()
-}
-
-/// The Tessera log's vkey.
-pub fn tessera_vkey() -> String {
-    keys()["vkey"].as_str().unwrap().to_owned()
-}
-
-/// The Tessera log's signing key (shipped with its testdata), to forge forks.
-pub fn tessera_signer() -> Ed25519Signer {
-    Ed25519Signer::from_private_key(keys()["skey"].as_str().unwrap()).unwrap()
-}
-
-/// The Tessera log's entries, in order.
-pub fn tessera_entries() -> Vec<String> {
-    keys()["entries_in_order"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e.as_str().unwrap().to_owned())
-        .collect()
-}
+pub use chainseal_testkit::tessera::{tessera_dir, tessera_entries, tessera_signer, tessera_vkey};
 
 /// Files served: overrides first, then the directory (if any). `None` in overrides
 /// hides a file (404).
