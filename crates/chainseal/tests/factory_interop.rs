@@ -7,14 +7,14 @@
 //! negative beside it. A missing peer tool FAILS the test, it never skips.
 
 use std::collections::BTreeSet;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+use chainseal_testkit::process::{Proc, start_stack};
 
 const BIN: &str = env!("CARGO_BIN_EXE_chainseal");
 const BUILDER: &str = "spiffe://chainseal.local/factory/hello";
@@ -114,16 +114,6 @@ fn b64(s: &Value) -> Vec<u8> {
         .unwrap()
 }
 
-/// The `chainseal stack serve` child, killed by its own handle when dropped.
-struct Stack(Child);
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The issuer URL of a stack folder (live or stopped), from its stack.json.
 fn issuer_of(dir: &Path) -> String {
     let port = &read_json(&dir.join("stack.json"))["authority"];
@@ -136,7 +126,7 @@ fn issuer_of(dir: &Path) -> String {
 /// A running stack plus scratch space. `_stack` is declared first so the child is
 /// killed before the temporary folder goes.
 struct Env {
-    _stack: Stack,
+    _stack: Proc,
     stack: PathBuf,
     issuer: String,
     tmp: tempfile::TempDir,
@@ -146,28 +136,7 @@ impl Env {
     fn start() -> Env {
         let tmp = tempfile::tempdir().unwrap();
         let stack = tmp.path().join("stack");
-        let child = Command::new(BIN)
-            .args(["stack", "serve", "--dir"])
-            .arg(&stack)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawning chainseal stack serve");
-        let guard = Stack(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let wait = |done: &dyn Fn() -> bool| {
-            while !done() {
-                assert!(Instant::now() < deadline, "stack did not come up in 60 s");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        };
-        let files = ["client_trust_config.json", "stack.json"];
-        wait(&|| files.iter().all(|f| stack.join(f).exists()));
-        let ports = read_json(&stack.join("stack.json"));
-        for svc in ["log", "witness", "authority"] {
-            let port = ports[svc].as_u64().unwrap() as u16;
-            wait(&|| TcpStream::connect(("127.0.0.1", port)).is_ok());
-        }
+        let guard = start_stack(BIN, &stack);
         let issuer = issuer_of(&stack);
         Env {
             _stack: guard,

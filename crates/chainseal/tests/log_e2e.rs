@@ -3,49 +3,18 @@
 //! checking signature, witness quorum, tiles, entry bundles and consistency; then a forged
 //! fork in the monitor's state is refused.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Output};
 
 use chainseal_tlog::keys::Ed25519Signer;
 use chainseal_tlog::{Checkpoint, Note};
 
+use chainseal_testkit::process::{Proc, start_listening};
+
 const BIN: &str = env!("CARGO_BIN_EXE_chainseal");
 
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `chainseal <args>` and waits (bounded) for its "listening on http://…" line.
 fn start(args: &[&str]) -> (Proc, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let proc = Proc(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(i) = line.find("listening on http://") {
-                let _ = tx.send(line[i + "listening on ".len()..].trim().to_owned());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("{args:?} did not start listening"));
-    (proc, url)
+    start_listening(BIN, args)
 }
 
 fn run(args: &[&str]) -> Output {

@@ -10,8 +10,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -22,39 +21,12 @@ use chainseal_crypto::x509::Certificate;
 use chainseal_tlog::keys::{Ed25519Signer, VerifierKey};
 use sha2::Digest as _;
 
+use chainseal_testkit::process::{Proc, start_listening};
+
 const BIN: &str = env!("CARGO_BIN_EXE_chainseal");
 
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start(args: &[&str]) -> (Proc, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let proc = Proc(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(i) = line.find("listening on http://") {
-                let _ = tx.send(line[i + "listening on ".len()..].trim().to_owned());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("{args:?} did not start listening"));
-    (proc, url)
+    start_listening(BIN, args)
 }
 
 /// Serves RFC 3161 over HTTP/1.1 on loopback (one request per connection); returns the

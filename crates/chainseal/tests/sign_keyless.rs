@@ -5,21 +5,14 @@
 //! right identity only.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Instant;
 
 use base64::Engine as _;
 
+use chainseal_testkit::process::{Proc, start_stack};
+
 const BIN: &str = env!("CARGO_BIN_EXE_chainseal");
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn sigstore_python() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/sigstore");
@@ -52,22 +45,9 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// Starts `chainseal stack serve` and waits (bounded) for its client trust config.
+/// Starts `chainseal stack serve` and waits (bounded) until it serves.
 fn stack(dir: &Path) -> Proc {
-    let child = Command::new(BIN)
-        .args(["stack", "serve", "--dir", s(dir)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let proc = Proc(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !dir.join("client_trust_config.json").exists() {
-        assert!(Instant::now() < deadline, "chainseal stack did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    proc
+    start_stack(BIN, dir)
 }
 
 fn token(dir: &Path, email: &str) -> (String, String) {

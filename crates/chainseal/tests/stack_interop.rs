@@ -6,8 +6,9 @@
 //! with a closed `validFor`. These tests FAIL (never skip) when the venv is missing.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+
+use chainseal_testkit::process::Proc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_chainseal");
 
@@ -25,34 +26,8 @@ fn sigstore_bin() -> PathBuf {
     p
 }
 
-/// The stack child process, killed (by its own handle) when dropped.
-struct Stack(Child);
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_stack(dir: &Path) -> Stack {
-    let child = Command::new(BIN)
-        .args(["stack", "serve", "--dir"])
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawning chainseal stack serve");
-    let stack = Stack(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !dir.join("client_trust_config.json").exists() {
-        assert!(
-            Instant::now() < deadline,
-            "stack did not write its trust files in 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    stack
+fn start_stack(dir: &Path) -> Proc {
+    chainseal_testkit::process::start_stack(BIN, dir)
 }
 
 fn run(cmd: &mut Command) -> Output {

@@ -1,52 +1,21 @@
 //! `chainseal witness serve|vkey` through the binary, over a real socket: the key file,
 //! and the protocol's refusal of a rollback (409 with the size, 400 for old > new).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
 use chainseal_tlog::keys::Ed25519Signer;
 use chainseal_tlog::{Checkpoint, Note};
 
+use chainseal_testkit::process::{Proc, start_announcing};
+
 const BIN: &str = env!("CARGO_BIN_EXE_chainseal");
-
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts `chainseal <args>`; returns it and the URL and vkey it announces (bounded wait).
 fn start(args: &[&str]) -> (Proc, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let proc = Proc(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut url = None;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(i) = line.find("listening on http://") {
-                url = Some(line[i + "listening on ".len()..].trim().to_owned());
-            } else if let (Some(u), Some(i)) = (&url, line.find("vkey ")) {
-                let _ = tx.send((u.clone(), line[i + 5..].trim().to_owned()));
-            }
-        }
-    });
-    let (url, vkey) = rx
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("{args:?} did not start listening"));
-    (proc, url, vkey)
+    let (p, mut found) = start_announcing(BIN, args, &["listening on ", "vkey "]);
+    let vkey = found.pop().unwrap();
+    (p, found.pop().unwrap(), vkey)
 }
 
 fn s(p: &Path) -> &str {

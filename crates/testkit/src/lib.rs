@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod process;
 pub mod tessera;
 
 use std::path::Path;

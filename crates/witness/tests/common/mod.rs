@@ -2,7 +2,6 @@
 //! and its key), read in place from the shared vectors, never copied.
 #![allow(dead_code, unused_imports)]
 
-
 use chainseal_tlog::merkle::{Hash, consistency_proof};
 use chainseal_tlog::tile::{TileHashSource, tile_at_size};
 use chainseal_tlog::witness_protocol::AddCheckpointRequest;
