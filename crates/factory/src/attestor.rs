@@ -52,24 +52,22 @@ pub trait Attestor: Send + Sync {
     fn record(&self, envelope: &dsse::Envelope, what: &str) -> Result<Recorded, Error>;
 }
 
-/// Sign `payload` as a single-signature DSSE envelope with `key`.
-pub fn sign_dsse(
-    key: &SigningKey,
-    payload_type: &str,
-    payload: Vec<u8>,
+/// Sign an in-toto `statement` as a single-signature DSSE envelope: `sign` signs the PAE,
+/// `keyid` names the key (a hint verifiers never trust).
+fn sign_statement(
+    statement: &[u8],
+    keyid: String,
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, String>,
     what: &str,
 ) -> Result<dsse::Envelope, Error> {
-    let pae = dsse::pae(payload_type, &payload);
-    let sig = key.sign(&pae).map_err(|e| Error::Signing {
-        what: what.to_string(),
-        reason: e.to_string(),
-    })?;
+    let pae = dsse::pae(dsse::INTOTO_PAYLOAD_TYPE, statement);
+    let sig = sign(&pae).map_err(|e| signing_err(what, e))?;
     Ok(dsse::Envelope {
-        payload,
-        payload_type: payload_type.to_string(),
+        payload: statement.to_vec(),
+        payload_type: dsse::INTOTO_PAYLOAD_TYPE.to_string(),
         signatures: vec![dsse::Signature {
             sig,
-            keyid: Some(key.public().keyid()),
+            keyid: Some(keyid),
         }],
     })
 }
@@ -112,10 +110,11 @@ impl Attestor for KeySigner {
         None
     }
     fn sign(&self, statement: &[u8], what: &str) -> Result<dsse::Envelope, Error> {
-        sign_dsse(
-            &self.key,
-            dsse::INTOTO_PAYLOAD_TYPE,
-            statement.to_vec(),
+        let key = &self.key;
+        sign_statement(
+            statement,
+            key.public().keyid(),
+            |pae| key.sign(pae).map_err(|e| e.to_string()),
             what,
         )
     }
@@ -324,19 +323,12 @@ impl Attestor for KeylessAttestor {
     }
     fn sign(&self, statement: &[u8], what: &str) -> Result<dsse::Envelope, Error> {
         let k = self.fresh_key(what)?;
-        let pae = dsse::pae(dsse::INTOTO_PAYLOAD_TYPE, statement);
-        let sig = k
-            .certified
-            .sign_raw(&pae)
-            .map_err(|e| signing_err(what, e))?;
-        Ok(dsse::Envelope {
-            payload: statement.to_vec(),
-            payload_type: dsse::INTOTO_PAYLOAD_TYPE.to_string(),
-            signatures: vec![dsse::Signature {
-                sig,
-                keyid: Some(k.key.keyid()),
-            }],
-        })
+        sign_statement(
+            statement,
+            k.key.keyid(),
+            |pae| k.certified.sign_raw(pae).map_err(|e| e.to_string()),
+            what,
+        )
     }
 
     fn record(&self, envelope: &dsse::Envelope, what: &str) -> Result<Recorded, Error> {
