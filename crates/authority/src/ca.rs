@@ -19,6 +19,7 @@ use x509_cert::name::Name;
 use x509_cert::request::CertReq;
 
 use crate::certs::{self, OID_CT_POISON, OID_KP_CODE_SIGNING, San, Template};
+use crate::claims::BuildClaims;
 use crate::ct::{CtLog, encode_sct_list};
 use crate::error::{Error, Result};
 use crate::oidc::Identity;
@@ -108,6 +109,20 @@ impl Ca {
     /// Issues a code-signing certificate for `spki_der` binding `identity`, valid from
     /// `now` for [`LEAF_LIFETIME_SECS`] (capped at the intermediate's expiry).
     pub fn issue(&self, spki_der: &[u8], identity: &Identity, now: i64) -> Result<Issued> {
+        self.issue_with_build_claims(spki_der, identity, &BuildClaims::none(), now)
+    }
+
+    /// [`Ca::issue`], also carrying `build` as Fulcio build extensions
+    /// (`1.3.6.1.4.1.57264.1.N`, non-critical UTF8String) in the precertificate and the
+    /// final certificate. Build claims are honoured only for a URI SAN: for an email
+    /// identity they are dropped.
+    pub fn issue_with_build_claims(
+        &self,
+        spki_der: &[u8],
+        identity: &Identity,
+        build: &BuildClaims,
+        now: i64,
+    ) -> Result<Issued> {
         let subject_key = PublicKey::from_spki_der(spki_der)
             .map_err(|e| Error::BadRequest(format!("public key: {e}")))?;
         let not_after = (now + LEAF_LIFETIME_SECS - 1).min(self.intermediate.not_after_unix());
@@ -116,7 +131,7 @@ impl Ca {
         }
         let [ski, aki] = certs::key_ids(subject_key.spki_der(), &self.intermediate.spki_der()?)?;
         let [iss_v1, iss_v2] = certs::fulcio_issuer(&identity.issuer)?;
-        let extensions = vec![
+        let mut extensions = vec![
             certs::key_usage(false)?,
             certs::extended_key_usage(OID_KP_CODE_SIGNING, false)?,
             ski,
@@ -125,6 +140,9 @@ impl Ca {
             iss_v1,
             iss_v2,
         ];
+        if matches!(identity.san, San::Uri(_)) {
+            extensions.extend(build.extensions()?);
+        }
         let mut template = Template {
             serial: certs::random_serial()?,
             subject: Name::default(),
@@ -309,14 +327,24 @@ pub fn check_proof_of_possession(req: &KeyRequest, identity: &Identity) -> Resul
 }
 
 /// The identity's SAN for a certificate: `email` for email identities, else the subject as
-/// a URI (if it has a scheme) or an email (if it has an `@`).
+/// a URI (if it parses as an absolute URI) or an email (if it is an addr-spec). Values with
+/// control characters are refused. (Token verification uses the stricter per-issuer rules
+/// of [`crate::oidc`].)
 pub fn san_for(subject: &str, email: Option<&str>) -> Result<San> {
     if let Some(e) = email {
+        if !crate::oidc::is_addr_spec(e) {
+            return Err(Error::Token(format!("email {e:?} is not an addr-spec")));
+        }
         return Ok(San::Email(e.to_owned()));
     }
-    if subject.contains("://") {
+    if subject.chars().any(char::is_control) {
+        return Err(Error::Token(
+            "the subject contains control characters".into(),
+        ));
+    }
+    if subject.contains("://") && reqwest::Url::parse(subject).is_ok() {
         Ok(San::Uri(subject.to_owned()))
-    } else if subject.contains('@') {
+    } else if crate::oidc::is_addr_spec(subject) {
         Ok(San::Email(subject.to_owned()))
     } else {
         Err(Error::Token(format!(

@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use crate::ca::{self, Ca};
 use crate::certs;
 use crate::error::Error;
-use crate::oidc::{Identity, OidcVerifier};
+use crate::oidc::{OidcVerifier, TokenPolicy};
 use crate::store::AuthorityDir;
 use crate::tsa::Tsa;
 
@@ -39,21 +39,65 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// How an [`Authority`] runs.
+#[derive(Clone, Debug)]
+pub struct AuthorityConfig {
+    /// The public base URL (the development issuer's `iss`).
+    pub public_url: String,
+    /// External OIDC issuers verified online (`https://`, or loopback).
+    pub issuers: Vec<String>,
+    /// Whether the development issuer is enabled (its tokens accepted, its discovery and
+    /// JWKS served). It mints tokens for any subject: development and air-gapped use only.
+    pub dev_issuer: bool,
+    /// Token limits.
+    pub token_policy: TokenPolicy,
+}
+
+impl AuthorityConfig {
+    /// Served at `public_url`, no external issuer, development issuer off, default limits.
+    pub fn new(public_url: &str) -> Self {
+        Self {
+            public_url: public_url.to_owned(),
+            issuers: Vec::new(),
+            dev_issuer: false,
+            token_policy: TokenPolicy::default(),
+        }
+    }
+}
+
 impl Authority {
-    /// Loads the current generation of every component from `dir`; the development
-    /// issuer is served at `public_url`, external `issuers` are verified online.
+    /// Loads the current generation of every component from `dir` **with the development
+    /// issuer enabled** (as the stack and tests use it), served at `public_url`; external
+    /// `issuers` are verified online. Production use: [`Authority::load_with`].
     pub fn load(dir: &AuthorityDir, public_url: &str, issuers: Vec<String>) -> crate::Result<Self> {
+        let mut cfg = AuthorityConfig::new(public_url);
+        cfg.issuers = issuers;
+        cfg.dev_issuer = true;
+        Self::load_with(dir, &cfg)
+    }
+
+    /// Loads the current generation of every component from `dir`, configured by `cfg`.
+    pub fn load_with(dir: &AuthorityDir, cfg: &AuthorityConfig) -> crate::Result<Self> {
         let (root, inter, key) = dir.ca()?;
         let ct = Arc::new(crate::ct::CtLog::new(dir.ct_key()?)?);
         let ca = Ca::new(root, inter, key, ct)?;
         let (tsa_key, chain) = dir.tsa()?;
         let tsa = Tsa::new(tsa_key, chain)?;
-        let dev = crate::oidc::DevIssuer::new(public_url, dir.dev_key()?)?;
-        let oidc = OidcVerifier::new(crate::oidc::SIGSTORE_AUDIENCE, Some(dev), issuers)?;
+        let dev = if cfg.dev_issuer {
+            Some(crate::oidc::DevIssuer::new(
+                &cfg.public_url,
+                dir.dev_key()?,
+            )?)
+        } else {
+            None
+        };
+        let oidc = OidcVerifier::new(crate::oidc::SIGSTORE_AUDIENCE, dev, cfg.issuers.clone())?
+            .with_policy(cfg.token_policy.clone());
         Ok(Self { ca, tsa, oidc })
     }
 
-    /// Verifies the token and the proof of possession, then issues a certificate.
+    /// Verifies the token and the proof of possession, then issues a certificate carrying
+    /// the token's validated build claims (URI identities only).
     pub async fn signing_cert(
         &self,
         headers_token: Option<&str>,
@@ -65,9 +109,10 @@ impl Authority {
                 "no identity token (credentials.oidcIdentityToken or Authorization: Bearer)".into(),
             )
         })?;
-        let identity: Identity = self.oidc.verify(token).await?;
+        let (identity, build) = self.oidc.verify_with_build_claims(token).await?;
         let spki = ca::check_proof_of_possession(&key_req, &identity)?;
-        self.ca.issue(&spki, &identity, unix_now())
+        self.ca
+            .issue_with_build_claims(&spki, &identity, &build, unix_now())
     }
 }
 
@@ -194,12 +239,21 @@ pub fn router(authority: Arc<Authority>) -> Router {
         .with_state(authority)
 }
 
-/// Serves `authority` on `listener` until `shutdown` completes.
+/// Serves `authority` on `listener` until `shutdown` completes. Warns (tracing) when the
+/// development issuer is enabled on a non-loopback address.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     authority: Arc<Authority>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> crate::Result<()> {
+    if authority.oidc.dev().is_some()
+        && let Ok(addr) = listener.local_addr()
+        && !addr.ip().is_loopback()
+    {
+        tracing::warn!(
+            "authority: the development OIDC issuer is enabled on non-loopback address {addr}: it mints tokens for any subject"
+        );
+    }
     axum::serve(listener, router(authority))
         .with_graceful_shutdown(shutdown)
         .await

@@ -1,7 +1,8 @@
 //! chainseal-authority: the issuing side of keyless signing.
 //!
 //! - [`ca`]: a Fulcio v2-compatible certificate authority issuing 10-minute code-signing
-//!   certificates with an embedded SCT from chainseal's own CT log ([`ct`]).
+//!   certificates with an embedded SCT from chainseal's own CT log ([`ct`]), carrying the
+//!   token's validated build claims ([`claims`]) as Fulcio extensions.
 //! - [`oidc`]: OIDC identity-token verification (discovery + cached JWKS) and a
 //!   development issuer.
 //! - [`tsa`]: an RFC 3161 time-stamping authority.
@@ -15,6 +16,7 @@ mod error;
 
 pub use error::{Error, Result};
 pub mod ca;
+pub mod claims;
 pub mod ct;
 pub mod http;
 pub mod oidc;

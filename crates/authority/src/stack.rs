@@ -2,6 +2,10 @@
 //! cosigning its checkpoints and the authority (CA + CT log + TSA + development OIDC
 //! issuer), all in one process on 127.0.0.1, writing into the stack directory:
 //!
+//! The stack always runs the development issuer (it is what mints the factory's workload
+//! tokens, the role SPIRE plays in a cluster); [`RunningStack::dev_issuer_url`] says where,
+//! and callers print it.
+//!
 //! - `trusted_root.json`, `signing_config.json`, `client_trust_config.json`;
 //! - `stack.json`: the ports chosen on first start (reused later: the log's checkpoint
 //!   origin is `127.0.0.1:<port>`, so the port is part of the log's identity).
@@ -53,6 +57,8 @@ pub struct RunningStack {
     pub witness_url: String,
     /// Authority base URL (CA, TSA, OIDC issuer).
     pub authority_url: String,
+    /// The development OIDC issuer's URL (`iss`): always on in the stack, loopback only.
+    pub dev_issuer_url: String,
     /// The stack directory.
     pub dir: PathBuf,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
@@ -119,9 +125,20 @@ fn log_signer(dir: &Path, ports: &StackPorts) -> Result<chainseal_tlog::keys::Ed
 /// stack's development issuer and valid for `ttl` seconds: the role SPIRE plays for a
 /// workload in a cluster. The stack must have been started once (its URL is recorded).
 pub fn workload_token(dir: &Path, subject: &str, ttl: i64) -> Result<String> {
+    workload_token_with_claims(dir, subject, ttl, &serde_json::Map::new())
+}
+
+/// [`workload_token`] carrying `claims` too (the build claims of
+/// [`crate::claims::BUILD_CLAIMS`], which the CA copies into the certificate).
+pub fn workload_token_with_claims(
+    dir: &Path,
+    subject: &str,
+    ttl: i64,
+    claims: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String> {
     let adir = AuthorityDir::open(&dir.join("authority"))?;
     let dev = crate::oidc::DevIssuer::new(&adir.public_url()?, adir.dev_key()?)?;
-    dev.mint(subject, None, crate::oidc::SIGSTORE_AUDIENCE, ttl)
+    dev.mint_with_claims(subject, crate::oidc::SIGSTORE_AUDIENCE, ttl, claims)
 }
 
 /// Writes `trusted_root.json`, `signing_config.json` and `client_trust_config.json`.
@@ -169,6 +186,8 @@ pub fn rotate(dir: &Path, component: Component) -> Result<u32> {
 pub async fn start(cfg: &StackConfig) -> Result<RunningStack> {
     let dir = &cfg.dir;
     std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
+    // First, before anything listens: refuses an authority folder whose state is lost.
+    let adir = AuthorityDir::open(&dir.join("authority"))?;
     let (ports, listeners) = match read_ports(dir)? {
         Some(p) => {
             let ls = [
@@ -244,9 +263,12 @@ pub async fn start(cfg: &StackConfig) -> Result<RunningStack> {
     }));
 
     // Authority.
-    let adir = AuthorityDir::open(&dir.join("authority"))?;
     adir.set_public_url(&authority_url)?;
+    // The development issuer is on in the stack (loopback only, see the module docs).
     let authority = Arc::new(Authority::load(&adir, &authority_url, cfg.issuers.clone())?);
+    tracing::info!(
+        "stack: development OIDC issuer enabled at {authority_url} (mints tokens for any subject; development use only)"
+    );
     let sd = shutdown(rx.clone());
     tasks.push(tokio::spawn(async move {
         if let Err(e) = crate::http::serve(authority_l, authority, sd).await {
@@ -258,6 +280,7 @@ pub async fn start(cfg: &StackConfig) -> Result<RunningStack> {
     Ok(RunningStack {
         log_url,
         witness_url,
+        dev_issuer_url: authority_url.clone(),
         authority_url,
         dir: dir.clone(),
         shutdown: Some(tx),

@@ -14,6 +14,11 @@
 //! buffers and are never printed or logged. A rotation closes the current generation's
 //! window and opens a new generation; old generations stay listed so that what they signed
 //! keeps verifying.
+//!
+//! Keys are never regenerated: a directory holding key material but no `state.json` is
+//! refused (the error says what exists and how to recover), a new generation never reuses
+//! an existing generation directory, and key files are created exclusively. Every write is
+//! tmp → fsync → rename → fsync of the directory.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -104,8 +109,12 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         use std::os::unix::fs::DirBuilderExt as _;
         b.mode(0o700);
     }
+    let existed = dir.is_dir();
     b.create(dir)
         .map_err(Error::io(format!("creating {}", dir.display())))?;
+    if !existed && let Some(parent) = dir.parent() {
+        sync_dir(parent)?;
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -115,9 +124,44 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes `data` to `path` atomically (tmp → fsync → rename) with file mode `mode`.
+/// fsyncs directory `dir` (so a rename or creation in it is durable). No-op off Unix.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        let d = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        std::fs::File::open(d)
+            .and_then(|f| f.sync_all())
+            .map_err(Error::io(format!("syncing directory {}", d.display())))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Writes `data` to `path` atomically (tmp → fsync → rename → fsync of the directory) with
+/// file mode `mode`.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    let tmp = path.with_extension("tmp");
+    write_file(path, data, mode, false)
+}
+
+/// Like [`write_atomic`], but refuses to replace an existing `path` (key files: a key is
+/// never overwritten).
+pub fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_file(path, data, mode, true)
+}
+
+fn write_file(path: &Path, data: &[u8], mode: u32, exclusive: bool) -> Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Config(format!("{} has no file name", path.display())))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
     let _ = std::fs::remove_file(&tmp);
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -133,11 +177,73 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     f.write_all(data)
         .and_then(|()| f.sync_all())
         .map_err(Error::io(ctx()))?;
-    std::fs::rename(&tmp, path).map_err(Error::io(ctx()))
+    drop(f);
+    if exclusive {
+        // link(2) fails if `path` exists: no window in which an existing key is replaced.
+        let linked = std::fs::hard_link(&tmp, path);
+        let _ = std::fs::remove_file(&tmp);
+        linked.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::Config(format!(
+                    "refusing to overwrite existing key file {}",
+                    path.display()
+                ))
+            } else {
+                Error::io(ctx())(e)
+            }
+        })?;
+    } else {
+        std::fs::rename(&tmp, path).map_err(Error::io(ctx()))?;
+    }
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
 fn write_key(path: &Path, key: &PrivateKey) -> Result<()> {
-    write_atomic(path, key.to_pkcs8_pem().as_bytes(), 0o600)
+    write_new(path, key.to_pkcs8_pem().as_bytes(), 0o600)
+}
+
+/// Key material in `dir` (generation directories, the development issuer key), as paths
+/// relative to `dir`.
+fn existing_key_material(dir: &Path) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(Error::io(format!("listing {}", dir.display()))(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(Error::io(format!("listing {}", dir.display())))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_generation = ["ca-", "ct-", "tsa-"].iter().any(|p| {
+            name.strip_prefix(p)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if is_generation && entry.path().is_dir() {
+            found.push(format!("{name}/"));
+        }
+    }
+    if dir.join("oidc").join("dev.key").exists() {
+        found.push("oidc/dev.key".into());
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn max_generation_dir(dir: &Path, c: Component) -> u32 {
+    let prefix = format!("{}-", c.prefix());
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_prefix(&prefix)?
+                .parse::<u32>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 fn read_key(path: &Path) -> Result<PrivateKey> {
@@ -189,11 +295,33 @@ pub struct AuthorityDir {
 impl AuthorityDir {
     /// Opens `dir`, creating it and a first generation of every component (and the
     /// development issuer key) if missing.
+    ///
+    /// Refuses a directory with key material but no `state.json`: new keys are never
+    /// generated over existing ones (the error lists what exists and how to recover).
     pub fn open(dir: &Path) -> Result<Self> {
         create_private_dir(dir)?;
         let me = Self {
             dir: dir.to_owned(),
         };
+        let state_path = dir.join("state.json");
+        if !state_path.exists() {
+            let found = existing_key_material(dir)?;
+            if !found.is_empty() {
+                return Err(Error::Config(format!(
+                    "{} is missing but {} holds key material ({}); refusing to generate new \
+                     CA/CT/TSA/issuer keys over it, since certificates and timestamps already \
+                     issued chain to those keys. To recover: restore state.json from a backup \
+                     (it lists each component's generations, e.g. \
+                     {{\"ca\":[{{\"id\":1,\"start\":<unix seconds>}}],\"ct\":[…],\"tsa\":[…]}}); \
+                     or, to start a new authority whose certificates old trusted roots will not \
+                     accept, move {} away and start again",
+                    state_path.display(),
+                    dir.display(),
+                    found.join(", "),
+                    dir.display()
+                )));
+            }
+        }
         let mut state = me.state()?;
         let mut changed = false;
         for c in [Component::Ca, Component::Ct, Component::Tsa] {
@@ -243,8 +371,10 @@ impl AuthorityDir {
     }
 
     fn new_generation(&self, state: &mut State, c: Component, start: i64) -> Result<()> {
+        let on_disk = max_generation_dir(&self.dir, c);
         let list = state.list_mut(c);
-        let id = list.iter().map(|g| g.id).max().unwrap_or(0) + 1;
+        // Never reuse a generation directory, even one state.json does not list.
+        let id = list.iter().map(|g| g.id).max().unwrap_or(0).max(on_disk) + 1;
         let gdir = self.gen_dir(c, id);
         create_private_dir(&gdir)?;
         match c {

@@ -60,7 +60,9 @@ async fn signing_cert_returns_a_chain_and_refuses_bad_tokens_with_4xx_and_reason
             .json(&body)
             .send()
     };
-    let good = dev.mint("ci@example.com", None, "sigstore", 600).unwrap();
+    let good = dev
+        .mint("ci@example.com", Some("ci@example.com"), "sigstore", 600)
+        .unwrap();
     let r = post(request(&good, &key, b"ci@example.com")).await.unwrap();
     assert_eq!(r.status(), 201);
     let v: serde_json::Value = r.json().await.unwrap();
@@ -71,12 +73,14 @@ async fn signing_cert_returns_a_chain_and_refuses_bad_tokens_with_4xx_and_reason
 
     for (token, status, reason) in [
         (
-            dev.mint("ci@example.com", None, "other", 600).unwrap(),
+            dev.mint("ci@example.com", Some("ci@example.com"), "other", 600)
+                .unwrap(),
             401,
             "audience",
         ),
         (
-            dev.mint("ci@example.com", None, "sigstore", -300).unwrap(),
+            dev.mint("ci@example.com", Some("ci@example.com"), "sigstore", -300)
+                .unwrap(),
             401,
             "expired",
         ),
@@ -183,7 +187,12 @@ async fn issuance_rate_is_measured() {
     let dev = s.authority.oidc.dev().unwrap();
     let key = PrivateKey::generate(KeyKind::EcdsaP256).unwrap();
     let tok = dev
-        .mint("bench@example.com", None, "sigstore", 600)
+        .mint(
+            "bench@example.com",
+            Some("bench@example.com"),
+            "sigstore",
+            600,
+        )
         .unwrap();
     let body = serde_json::to_vec(&request(&tok, &key, b"bench@example.com")).unwrap();
     let n = 200;

@@ -43,7 +43,10 @@ fn pk_request(token: Option<&str>, key: &PrivateKey, proof: &[u8]) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap()
 }
 
+/// A development-issuer token; an email-like `sub` is also the verified `email` (as
+/// `chainseal authority token` does), since only a verified email makes an email SAN.
 fn token(a: &Authority, sub: &str, email: Option<&str>, aud: &str, ttl: i64) -> String {
+    let email = email.or(sub.contains('@').then_some(sub));
     a.oidc.dev().unwrap().mint(sub, email, aud, ttl).unwrap()
 }
 
@@ -60,7 +63,7 @@ async fn issue_for(a: &Authority, sub: &str) -> chainseal_authority::ca::Issued 
 async fn issued_certificate_passes_path_validation_and_embedded_sct_verification() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, a) = authority(tmp.path());
-    let issued = issue_for(&a, "https://example.com/workflow@refs/heads/main").await;
+    let issued = issue_for(&a, "spiffe://chainseal.local/factory/hello").await;
     let leaf = &issued.leaf;
     let [inter, root] = [&issued.chain[0], &issued.chain[1]];
     let path = verify_path(
@@ -77,7 +80,7 @@ async fn issued_certificate_passes_path_validation_and_embedded_sct_verification
     assert_eq!(a.ca.ct_log().size(), 1, "the precertificate is logged");
     // Identity and issuer as Fulcio writes them.
     assert!(leaf.subject_alt_names().contains(&SubjectAltName::Uri(
-        "https://example.com/workflow@refs/heads/main".into()
+        "spiffe://chainseal.local/factory/hello".into()
     )));
     let ext = leaf.fulcio_identity().unwrap();
     assert_eq!(ext.issuer_v1.as_deref(), Some(URL));
@@ -270,7 +273,13 @@ async fn dev_token_verifies_and_expired_wrong_audience_unknown_issuer_or_forged_
     let (_, a) = authority(tmp.path());
     let id = a
         .oidc
-        .verify(&token(&a, "https://ci.example/job", None, "sigstore", 600))
+        .verify(&token(
+            &a,
+            "spiffe://chainseal.local/ci/job",
+            None,
+            "sigstore",
+            600,
+        ))
         .await
         .unwrap();
     assert_eq!(id.issuer, URL);
