@@ -54,9 +54,13 @@ pub struct VerifyArgs {
     /// The trusted root of the authority and log that signed the run.
     #[arg(long)]
     trusted_root: PathBuf,
-    /// The expected source (repository URL or directory).
+    /// The expected source (repository URL, or a directory, relative paths allowed).
     #[arg(long)]
     source_uri: String,
+    /// The OIDC issuer the factory's certificates must name (the stack's:
+    /// `$(cat stack/authority/url)`); never taken from the certificate.
+    #[arg(long)]
+    certificate_oidc_issuer: String,
     /// Print the findings as JSON.
     #[arg(long)]
     json: bool,
@@ -95,6 +99,10 @@ pub struct RunArgs {
     /// (e.g. a SPIFFE JWT-SVID file that the workload API keeps fresh).
     #[arg(long, requires = "trust_config")]
     identity_token_file: Option<PathBuf>,
+    /// The OIDC issuer the gate requires of the run's certificates, with --trust-config
+    /// (with --stack it is the stack's own issuer).
+    #[arg(long, conflicts_with = "stack")]
+    certificate_oidc_issuer: Option<String>,
     /// SPIFFE trust domain of the builder id spiffe://<D>/factory/<pipeline>.
     #[arg(long = "trust-domain", default_value = "chainseal.local")]
     trust_domain: String,
@@ -114,7 +122,20 @@ pub fn run(cmd: FactoryCommand) -> anyhow::Result<ExitCode> {
 /// The factory's SPIFFE ID for `pipeline`.
 pub fn builder_id(trust_domain: &str, pipeline: &Path) -> anyhow::Result<String> {
     let p = Pipeline::from_file(pipeline)?;
-    Ok(format!("spiffe://{trust_domain}/factory/{}", p.name))
+    Ok(chainseal_factory::factory::builder_id(trust_domain, &p.name))
+}
+
+/// The OIDC issuer of the stack in `stack_dir` (its development issuer's URL).
+pub fn stack_issuer(stack_dir: &Path) -> anyhow::Result<String> {
+    let f = stack_dir.join("authority").join("url");
+    let url = std::fs::read_to_string(&f).with_context(|| {
+        format!(
+            "reading {} (is `chainseal stack serve --dir {}` running?)",
+            f.display(),
+            stack_dir.display()
+        )
+    })?;
+    Ok(url.trim().to_string())
 }
 
 /// A keyless attestor for `builder_id` against the stack in `stack_dir`: its development
@@ -132,9 +153,14 @@ pub fn stack_attestor(stack_dir: &Path, builder_id: &str) -> anyhow::Result<Keyl
     let (dir, id) = (stack_dir.to_path_buf(), builder_id.to_string());
     Ok(KeylessAttestor::new(
         setup,
-        Box::new(move || {
-            let t = chainseal_authority::stack::workload_token(&dir, &id, 600)
-                .map_err(|e| e.to_string())?;
+        Box::new(move |claims| {
+            let t = chainseal_authority::stack::workload_token_with_claims(
+                &dir,
+                &id,
+                600,
+                &claims.to_json(),
+            )
+            .map_err(|e| e.to_string())?;
             IdentityToken::new(t).map_err(|e| e.to_string())
         }),
     )?)
@@ -142,12 +168,16 @@ pub fn stack_attestor(stack_dir: &Path, builder_id: &str) -> anyhow::Result<Keyl
 
 fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
     let mut secrets = Vec::new();
+    let mut protected = Vec::new();
+    let mut issuer = a.certificate_oidc_issuer.clone();
     let mut ephemeral = false;
     let attestor: Box<dyn Attestor> = if let Some(k) = &a.key {
         secrets.push(k.clone());
         Box::new(KeySigner::from_file(k).with_context(|| format!("reading key {}", k.display()))?)
     } else if let Some(stack) = &a.stack {
         let id = builder_id(&a.trust_domain, &a.pipeline)?;
+        protected.push(stack.clone());
+        issuer = Some(stack_issuer(stack)?);
         Box::new(stack_attestor(stack, &id)?)
     } else if let Some(tc) = &a.trust_config {
         let json = std::fs::read(tc).with_context(|| format!("reading {}", tc.display()))?;
@@ -156,11 +186,13 @@ fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
             match (&a.identity_token, &a.identity_token_file) {
                 (Some(t), _) => {
                     let t = IdentityToken::new(t.clone())?;
-                    Box::new(move || Ok(t.clone()))
+                    Box::new(move |_| Ok(t.clone()))
                 }
                 (None, Some(f)) => {
+                    // A bearer token: as secret as a key.
+                    secrets.push(f.clone());
                     let f = f.clone();
-                    Box::new(move || {
+                    Box::new(move |_| {
                         let t = std::fs::read_to_string(&f)
                             .map_err(|e| format!("reading {}: {e}", f.display()))?;
                         IdentityToken::new(t).map_err(|e| e.to_string())
@@ -182,6 +214,8 @@ fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
         trust_domain: a.trust_domain.clone(),
         attestor: attestor.as_ref(),
         secrets,
+        protected,
+        issuer,
         publish_dir: a.publish.clone(),
         hooks: None,
     };
@@ -193,7 +227,11 @@ fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     if ephemeral {
-        let pem = attestor.public_key().public_key().to_pem()?;
+        let pem = attestor
+            .public_key()
+            .context("the ephemeral key")?
+            .public_key()
+            .to_pem()?;
         std::fs::write(a.out.join("factory.pub.pem"), pem)?;
     }
     if a.json {
@@ -205,6 +243,8 @@ fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn verify_folder(a: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let pipeline_bytes = std::fs::read(&a.pipeline)
+        .with_context(|| format!("reading {}", a.pipeline.display()))?;
     let p = Pipeline::from_file(&a.pipeline)?;
     let gate = p.gate.as_ref().with_context(|| {
         format!(
@@ -214,12 +254,16 @@ fn verify_folder(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     })?;
     let root = std::fs::read(&a.trusted_root)
         .with_context(|| format!("reading {}", a.trusted_root.display()))?;
+    let source_uri = local_source_uri(&a.source_uri);
+    let pipeline_sha256 = chainseal_factory::observer::sha256_hex(&pipeline_bytes);
     let input = chainseal_factory::gate::GateInput {
         pipeline: &p,
+        pipeline_sha256: &pipeline_sha256,
         gate,
         out_dir: &a.dir,
         trusted_root: &root,
-        source_uri: &a.source_uri,
+        issuer: &a.certificate_oidc_issuer,
+        source_uri: &source_uri,
     };
     match chainseal_factory::gate::check(&input) {
         Ok(g) => {
@@ -244,6 +288,18 @@ fn verify_folder(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             eprintln!("chainseal factory verify: {e}");
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// `--source-uri` as given, or, when it names an existing local folder (relative paths
+/// allowed), that folder's absolute path.
+pub fn local_source_uri(given: &str) -> String {
+    if given.contains("://") {
+        return given.to_string();
+    }
+    match std::fs::canonicalize(given) {
+        Ok(p) if p.is_dir() => p.display().to_string(),
+        _ => given.to_string(),
     }
 }
 

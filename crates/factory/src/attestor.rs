@@ -10,7 +10,7 @@
 //!   it is handed back.
 //! - [`KeySigner`]: a local key, offline; DSSE envelopes only (no certificate, no log).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -37,11 +37,17 @@ pub struct Recorded {
 pub trait Attestor: Send + Sync {
     /// The in-toto key ID of the (first) signing key.
     fn key_id(&self) -> String;
-    /// The public key of the (first) signing key; an attestor that renews its key during
-    /// a long run names each envelope's key in its signature's `keyid`.
-    fn public_key(&self) -> &Key;
-    /// The certificate identity (URI SAN) the key is bound to, for keyless attestors.
+    /// The public key of the (first) signing key, once there is one; an attestor that
+    /// renews its key during a long run names each envelope's key in its signature's
+    /// `keyid`.
+    fn public_key(&self) -> Option<&Key>;
+    /// The certificate identity (URI SAN) the key is bound to, for keyless attestors
+    /// (known once [`Attestor::begin`] has succeeded).
     fn identity(&self) -> Option<&str>;
+    /// Bind the run: obtain the key for `identity` with the run's `build` facts bound into
+    /// its certificate, and check that they are (keyless attestors). Called once, after the
+    /// source is retrieved and before any step runs.
+    fn begin(&self, identity: &str, build: &BuildClaims) -> Result<(), Error>;
     /// The trusted root (JSON) the attestations verify under, for keyless attestors.
     fn trusted_root(&self) -> Option<&[u8]>;
     /// Sign `statement` (in-toto Statement v1 JSON bytes, signed exactly as given) as a
@@ -72,6 +78,65 @@ fn sign_statement(
     })
 }
 
+/// The build facts a run's certificate carries, as Fulcio extensions: claim name (in the
+/// identity token) and the arc `N` of the extension `1.3.6.1.4.1.57264.1.N` the CA copies
+/// it into (Fulcio's meanings; see the crate README).
+pub const BUILD_CLAIM_ARCS: [(&str, u32); 10] = [
+    ("build_signer_uri", 9),
+    ("build_signer_digest", 10),
+    ("runner_environment", 11),
+    ("source_repository_uri", 12),
+    ("source_repository_digest", 13),
+    ("source_repository_ref", 14),
+    ("build_config_uri", 18),
+    ("build_config_digest", 19),
+    ("build_trigger", 20),
+    ("run_invocation_uri", 21),
+];
+
+/// The build facts of one run, by claim name (see [`BUILD_CLAIM_ARCS`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildClaims(pub std::collections::BTreeMap<String, String>);
+
+impl BuildClaims {
+    /// The claims as a JSON object, to put into an identity token.
+    pub fn to_json(&self) -> serde_json::Map<String, Value> {
+        self.0
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect()
+    }
+
+    /// Check that `cert` carries every claim as its extension, with the same value.
+    pub fn check_certificate(
+        &self,
+        cert: &chainseal_crypto::x509::Certificate,
+    ) -> Result<(), String> {
+        let ext = cert
+            .fulcio_identity()
+            .map_err(|e| format!("certificate extensions: {e}"))?;
+        for (name, value) in &self.0 {
+            let Some((_, arc)) = BUILD_CLAIM_ARCS.iter().find(|(n, _)| n == name) else {
+                return Err(format!("unknown build claim {name:?}"));
+            };
+            match ext.all.get(arc) {
+                Some(v) if v == value => {}
+                Some(v) => {
+                    return Err(format!(
+                        "the certificate's {name} (1.3.6.1.4.1.57264.1.{arc}) is {v:?}, this run's is {value:?}"
+                    ));
+                }
+                None => {
+                    return Err(format!(
+                        "the certificate does not bind this build: it has no {name} (1.3.6.1.4.1.57264.1.{arc}); the identity token must carry the build claims"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// An [`Attestor`] over a local private key (PEM or securesystemslib JSON): DSSE only.
 pub struct KeySigner {
     key: SigningKey,
@@ -100,11 +165,15 @@ impl Attestor for KeySigner {
     fn key_id(&self) -> String {
         self.key.public().keyid()
     }
-    fn public_key(&self) -> &Key {
-        self.key.public()
+    fn public_key(&self) -> Option<&Key> {
+        Some(self.key.public())
     }
     fn identity(&self) -> Option<&str> {
         None
+    }
+    fn begin(&self, _identity: &str, _build: &BuildClaims) -> Result<(), Error> {
+        // A local key carries no identity and no certificate to bind the build into.
+        Ok(())
     }
     fn trusted_root(&self) -> Option<&[u8]> {
         None
@@ -126,8 +195,10 @@ impl Attestor for KeySigner {
 
 /// Supplies identity tokens to a [`KeylessAttestor`]: once at the start, and again each
 /// time the run's certificate nears expiry (a fresh token, e.g. a re-read SPIFFE JWT-SVID
-/// file or one minted by the stack's issuer).
-pub type TokenSource = Box<dyn Fn() -> Result<IdentityToken, String> + Send + Sync>;
+/// file or one minted by the stack's issuer). It gets the run's build claims: an issuer
+/// the factory controls (the stack's) puts them into the token; an external token must
+/// already carry them, and the run is refused if its certificate does not.
+pub type TokenSource = Box<dyn Fn(&BuildClaims) -> Result<IdentityToken, String> + Send + Sync>;
 
 /// How long before its certificate expires a key is replaced (the CA issues 10 minutes).
 pub const DEFAULT_RENEWAL_MARGIN: Duration = Duration::from_secs(120);
@@ -147,18 +218,19 @@ pub struct KeylessAttestor {
     signer: chainseal_sign::Signer,
     tokens: TokenSource,
     margin: Duration,
-    identity: String,
+    /// Set by [`Attestor::begin`]: the run's identity and build claims.
+    bound: OnceLock<(String, BuildClaims)>,
     /// Every key of the run by in-toto key ID; the last issued is current.
     keys: Mutex<Vec<Arc<RunKey>>>,
-    current: Key,
+    current: OnceLock<Key>,
     rt: tokio::runtime::Runtime,
 }
 
 impl std::fmt::Debug for KeylessAttestor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeylessAttestor")
-            .field("identity", &self.identity)
-            .field("key", &self.current.keyid())
+            .field("identity", &self.bound.get().map(|b| &b.0))
+            .field("key", &self.current.get().map(Key::keyid))
             .finish_non_exhaustive()
     }
 }
@@ -176,14 +248,16 @@ fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Certify a fresh key with a token from `tokens`; returns it and its URI SAN.
+/// Certify a fresh key with a token from `tokens` for the run's build `claims`, and check
+/// that the certificate binds them; returns the key and the certificate's URI SAN.
 fn certify(
     rt: &tokio::runtime::Runtime,
     signer: &chainseal_sign::Signer,
     tokens: &TokenSource,
+    claims: &BuildClaims,
 ) -> Result<(RunKey, String), Error> {
     let what = "the run certificate";
-    let token = tokens().map_err(|e| signing_err(what, format!("identity token: {e}")))?;
+    let token = tokens(claims).map_err(|e| signing_err(what, format!("identity token: {e}")))?;
     let certified = rt
         .block_on(signer.certify(&token))
         .map_err(|e| signing_err(what, e))?;
@@ -204,6 +278,9 @@ fn certify(
                 "the certificate has no URI SAN: the token's subject must be the workload's SPIFFE ID",
             )
         })?;
+    claims
+        .check_certificate(leaf)
+        .map_err(|e| signing_err(what, e))?;
     let not_after = leaf.not_after_unix();
     let key = Key::from_public(certified.public_key())?;
     Ok((
@@ -217,9 +294,9 @@ fn certify(
 }
 
 impl KeylessAttestor {
-    /// Obtain the run's first certificate from the CA in `setup` with a token from
-    /// `tokens` (whose subject is the workload identity). Blocking; call it outside any
-    /// async runtime.
+    /// An attestor that certifies its run keys at the CA in `setup` with tokens from
+    /// `tokens` (whose subject is the workload identity). No key exists until
+    /// [`Attestor::begin`]. Blocking; use it outside any async runtime.
     pub fn new(setup: SigningSetup, tokens: TokenSource) -> Result<Self, Error> {
         Self::with_renewal_margin(setup, tokens, DEFAULT_RENEWAL_MARGIN)
     }
@@ -239,15 +316,13 @@ impl KeylessAttestor {
             .build()
             .map_err(|e| signing_err(what, e))?;
         let signer = chainseal_sign::Signer::new(setup).map_err(|e| signing_err(what, e))?;
-        let (first, identity) = certify(&rt, &signer, &tokens)?;
-        let current = first.key.clone();
         Ok(KeylessAttestor {
             signer,
             tokens,
             margin,
-            identity,
-            keys: Mutex::new(vec![Arc::new(first)]),
-            current,
+            bound: OnceLock::new(),
+            keys: Mutex::new(Vec::new()),
+            current: OnceLock::new(),
             rt,
         })
     }
@@ -278,13 +353,16 @@ impl KeylessAttestor {
         {
             return Ok(Arc::clone(k));
         }
-        let (k, identity) = certify(&self.rt, &self.signer, &self.tokens)?;
-        if identity != self.identity {
+        let (run_identity, claims) = self
+            .bound
+            .get()
+            .ok_or_else(|| signing_err(what, "the run has not begun: no key yet"))?;
+        let (k, identity) = certify(&self.rt, &self.signer, &self.tokens, claims)?;
+        if identity != *run_identity {
             return Err(signing_err(
                 what,
                 format!(
-                    "the renewed certificate is for {identity}, the run's identity is {}",
-                    self.identity
+                    "the renewed certificate is for {identity}, the run's identity is {run_identity}"
                 ),
             ));
         }
@@ -310,13 +388,30 @@ fn bundle_signature(bundle: &[u8], what: &str) -> Result<Vec<u8>, Error> {
 
 impl Attestor for KeylessAttestor {
     fn key_id(&self) -> String {
-        self.current.keyid()
+        self.current.get().map(Key::keyid).unwrap_or_default()
     }
-    fn public_key(&self) -> &Key {
-        &self.current
+    fn public_key(&self) -> Option<&Key> {
+        self.current.get()
     }
     fn identity(&self) -> Option<&str> {
-        Some(&self.identity)
+        self.bound.get().map(|b| b.0.as_str())
+    }
+    fn begin(&self, identity: &str, build: &BuildClaims) -> Result<(), Error> {
+        let what = "the run certificate";
+        if self.bound.get().is_some() {
+            return Err(signing_err(what, "this attestor already signs another run"));
+        }
+        let (first, got) = certify(&self.rt, &self.signer, &self.tokens, build)?;
+        if got != identity {
+            return Err(signing_err(
+                what,
+                format!("it is issued to {got}, but this run's builder id is {identity}"),
+            ));
+        }
+        let _ = self.current.set(first.key.clone());
+        self.lock().push(Arc::new(first));
+        let _ = self.bound.set((identity.to_string(), build.clone()));
+        Ok(())
     }
     fn trusted_root(&self) -> Option<&[u8]> {
         Some(&self.signer.setup().trusted_root_json)

@@ -28,7 +28,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::Error;
-use crate::attestor::{Attestor, Recorded};
+use crate::attestor::{Attestor, BuildClaims, Recorded};
 use crate::gate::{self, GateInput, GateReport, PROVENANCE_BUNDLE};
 use crate::layout::SOURCE_STEP;
 use crate::observer;
@@ -44,6 +44,8 @@ pub trait Hooks: Sync {
     fn before_step(&self, _step: &str, _workspace: &Path) {}
     /// Called after the provenance is written and before the gate, with the output folder.
     fn before_gate(&self, _out_dir: &Path) {}
+    /// Called after the gate passed and before publishing, with the output folder.
+    fn after_gate(&self, _out_dir: &Path) {}
 }
 
 /// Options of one run.
@@ -58,6 +60,13 @@ pub struct RunOptions<'a> {
     pub attestor: &'a dyn Attestor,
     /// Host paths steps must never see (key files).
     pub secrets: Vec<PathBuf>,
+    /// The factory's own state (the stack and authority folders, key files): a source
+    /// folder that is, contains or lies inside one of them is refused. The output and
+    /// publish folders and `secrets` are always protected too.
+    pub protected: Vec<PathBuf>,
+    /// The OIDC issuer the gate requires of the run's certificates (configured, never read
+    /// from a certificate). `None` only for runs without a gate.
+    pub issuer: Option<String>,
     /// Where to publish the artifacts and their attestations once the gate passes
     /// (created; must be new or empty). `None`: the run stops after the gate.
     pub publish_dir: Option<PathBuf>,
@@ -106,6 +115,74 @@ pub struct RunReport {
     pub gate: Option<GateReport>,
     /// Where the artifacts were published.
     pub published: Option<PathBuf>,
+}
+
+/// The factory's workload identity for a pipeline: `spiffe://<trust-domain>/factory/<name>`,
+/// the builder id of its provenance and the URI SAN of its certificates.
+pub fn builder_id(trust_domain: &str, pipeline: &str) -> String {
+    format!("spiffe://{trust_domain}/factory/{pipeline}")
+}
+
+/// What a run's certificate binds.
+struct BuildFacts<'a> {
+    builder_id: &'a str,
+    pipeline_path: &'a Path,
+    pipeline_sha256: &'a str,
+    source: &'a crate::workspace::SourceInfo,
+    tree_digest: &'a str,
+    invocation: &'a str,
+}
+
+/// The run's build claims (Fulcio's extension meanings, crate README).
+fn build_claims(f: &BuildFacts<'_>) -> Result<BuildClaims, Error> {
+    let path = f.pipeline_path.to_str().ok_or_else(|| {
+        Error::pipeline(
+            f.pipeline_path.display().to_string(),
+            "the pipeline file's path is not UTF-8",
+        )
+    })?;
+    let config_digest = format!("sha256:{}", f.pipeline_sha256);
+    let mut c = std::collections::BTreeMap::new();
+    c.insert("build_signer_uri".to_string(), f.builder_id.to_string());
+    c.insert("build_signer_digest".into(), config_digest.clone());
+    c.insert("runner_environment".into(), "chainseal-factory".into());
+    c.insert("source_repository_uri".into(), f.source.repo_uri.clone());
+    c.insert(
+        "source_repository_digest".into(),
+        match &f.source.commit {
+            Some(commit) => commit.clone(),
+            None => format!("sha256:{}", f.tree_digest),
+        },
+    );
+    if let Some(r) = &f.source.git_ref {
+        c.insert("source_repository_ref".into(), r.clone());
+    }
+    c.insert("build_config_uri".into(), format!("file://{path}"));
+    c.insert("build_config_digest".into(), config_digest);
+    c.insert("build_trigger".into(), "manual".into());
+    c.insert(
+        "run_invocation_uri".into(),
+        format!("urn:uuid:{}", f.invocation),
+    );
+    Ok(BuildClaims(c))
+}
+
+/// The output folder must not exist yet or be empty.
+fn check_empty_out(out: &Path) -> Result<(), Error> {
+    match std::fs::read_dir(out) {
+        Ok(mut d) => match d.next() {
+            None => Ok(()),
+            Some(_) => Err(Error::Artifact {
+                step: "(factory)".into(),
+                reason: format!(
+                    "output folder {} is not empty; give a new folder with --out, or remove it first",
+                    out.display()
+                ),
+            }),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(out, e)),
+    }
 }
 
 fn now() -> OffsetDateTime {
@@ -316,47 +393,32 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
         .parent()
         .filter(|b| !b.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let builder_id = format!("spiffe://{}/factory/{}", opts.trust_domain, p.name);
+    let builder_id = builder_id(&opts.trust_domain, &p.name);
     let attestor = opts.attestor;
-    if let Some(id) = attestor.identity()
-        && id != builder_id
-    {
-        return Err(Error::Signing {
-            what: "the run certificate".into(),
-            reason: format!("it is issued to {id}, but this run's builder id is {builder_id}"),
-        });
-    }
-    let gate_trust = match (&p.gate, attestor.trusted_root()) {
-        (Some(_), None) => {
+    let gate_trust = match (&p.gate, attestor.trusted_root(), &opts.issuer) {
+        (Some(_), None, _) => {
             return Err(Error::gate(
                 "configuration",
                 "the pipeline has a gate, which verifies certificate identities: sign keyless (--stack or --trust-config with an identity token), not with a local key",
             ));
         }
-        (_, t) => t,
+        (Some(_), Some(_), None) => {
+            return Err(Error::gate(
+                "configuration",
+                "the pipeline has a gate, which pins the OIDC issuer of the run's certificates: configure the issuer (the stack's, or --certificate-oidc-issuer)",
+            ));
+        }
+        (_, t, _) => t,
     };
 
-    // The output folder must be new or empty, and must not hold the key.
+    // The output folder must be new or empty (created only once the run is bound).
     let out = &opts.out_dir;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    if std::fs::read_dir(out)
-        .map_err(|e| Error::io(out, e))?
-        .next()
-        .is_some()
-    {
-        return Err(Error::Artifact {
-            step: "(factory)".into(),
-            reason: format!("output folder {} is not empty", out.display()),
-        });
-    }
+    check_empty_out(out)?;
     if let Some(pd) = &opts.publish_dir {
         publish::check_destination(pd)?;
     }
     let links_dir = out.join("links");
     let art_dir = out.join("artifacts");
-    for d in [&links_dir, &art_dir] {
-        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-    }
 
     let ws_tmp = tempfile::Builder::new()
         .prefix("chainseal-factory-")
@@ -366,10 +428,19 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
     let src_dir = ws.join(SOURCE_DIR);
     std::fs::create_dir_all(&src_dir).map_err(|e| Error::io(&src_dir, e))?;
     let t_src = Instant::now();
-    let (source_uri, mut source_digest) = fetch_source(&p, base, &src_dir)?;
+    let mut protected = opts.protected.clone();
+    protected.extend(opts.secrets.iter().cloned());
+    protected.push(out.clone());
+    protected.extend(opts.publish_dir.iter().cloned());
+    let source = fetch_source(&p, base, &src_dir, &protected)?;
     let source_files = observer::list_files(&src_dir, SOURCE_DIR, "source")?;
     let source_artifacts = observer::hash_files(&source_files)?;
-    source_digest.insert("sha256".into(), observer::tree_digest(&source_artifacts));
+    let tree = observer::tree_digest(&source_artifacts)?;
+    let mut source_digest = BTreeMap::from([("sha256".to_string(), tree.clone())]);
+    if let Some(c) = &source.commit {
+        source_digest.insert("gitCommit".into(), c.clone());
+    }
+    let source_uri = source.uri();
     let source_link = Link {
         name: SOURCE_STEP.to_string(),
         command: vec!["fetch".into(), source_uri.clone()],
@@ -379,6 +450,23 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
         environment: serde_json::Map::new(),
     };
     let src_time = t_src.elapsed();
+
+    // Bind the run: the certificate names this pipeline file, this source and this run.
+    let pipeline_abs = std::fs::canonicalize(&opts.pipeline).map_err(|e| Error::io(&opts.pipeline, e))?;
+    let pipeline_sha = observer::sha256_hex(&pipeline_bytes);
+    let claims = build_claims(&BuildFacts {
+        builder_id: &builder_id,
+        pipeline_path: &pipeline_abs,
+        pipeline_sha256: &pipeline_sha,
+        source: &source,
+        tree_digest: &tree,
+        invocation: &invocation,
+    })?;
+    attestor.begin(&builder_id, &claims)?;
+    check_empty_out(out)?;
+    for d in [&links_dir, &art_dir] {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
 
     let ctx = Ctx {
         p: &p,
@@ -391,6 +479,7 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
         invocation: &invocation,
         pipeline_bytes: &pipeline_bytes,
         source_uri: &source_uri,
+        source_ref: source.git_ref.clone(),
         source_digest,
         started,
         src_time,
@@ -411,6 +500,7 @@ struct Ctx<'a, 'e> {
     invocation: &'a str,
     pipeline_bytes: &'a [u8],
     source_uri: &'a str,
+    source_ref: Option<String>,
     source_digest: BTreeMap<String, String>,
     started: OffsetDateTime,
     src_time: Duration,
@@ -490,6 +580,7 @@ fn finish<'s, 'e>(
             .unwrap_or_default(),
         pipeline_sha256: observer::sha256_hex(c.pipeline_bytes),
         source_uri: c.source_uri.to_string(),
+        source_ref: c.source_ref.clone(),
         source_digest: c.source_digest,
         resolved,
         builder_id: c.builder_id.to_string(),
@@ -545,22 +636,34 @@ fn finish<'s, 'e>(
     if let Some(h) = opts.hooks {
         h.before_gate(out);
     }
-    let gate = match (&p.gate, c.gate_trust) {
-        (Some(g), Some(trusted_root)) => Some(gate::check(&GateInput {
+    // The gate verifies exactly what is published: a private staged copy when publishing,
+    // which is then renamed into place; later writes to the output folder cannot reach it.
+    let staged = match &opts.publish_dir {
+        Some(pd) => Some(publish::stage(out, pd)?),
+        None => None,
+    };
+    let checked: &Path = staged.as_ref().map_or(out, |s| s.path());
+    let gate = match (&p.gate, c.gate_trust, &opts.issuer) {
+        (Some(g), Some(trusted_root), Some(issuer)) => Some(gate::check(&GateInput {
             pipeline: p,
+            pipeline_sha256: &observer::sha256_hex(c.pipeline_bytes),
             gate: g,
-            out_dir: out,
+            out_dir: checked,
             trusted_root,
+            issuer,
             source_uri: c.source_uri,
         })?),
         _ => None,
     };
-    let published = match &opts.publish_dir {
-        Some(pd) => {
-            publish::publish(out, pd)?;
+    if let Some(h) = opts.hooks {
+        h.after_gate(out);
+    }
+    let published = match (staged, &opts.publish_dir) {
+        (Some(st), Some(pd)) => {
+            st.commit()?;
             Some(pd.clone())
         }
-        None => None,
+        _ => None,
     };
     Ok(RunReport {
         steps: o.reports,

@@ -51,8 +51,13 @@ pub struct GateReport {
 /// What to check.
 #[derive(Debug, Clone, Copy)]
 pub struct GateInput<'a> {
-    /// The pipeline (for the generated layout).
+    /// The pipeline (for the generated layout and the commands every step must have run).
     pub pipeline: &'a Pipeline,
+    /// SHA-256 (hex) of the pipeline file the consumer names: the provenance must record
+    /// exactly this file.
+    pub pipeline_sha256: &'a str,
+    /// The OIDC issuer every certificate must name (configured, never read from one).
+    pub issuer: &'a str,
     /// The policy.
     pub gate: &'a Gate,
     /// The run's output folder (`artifacts/`, `links/`, `provenance.sigstore.json`).
@@ -142,6 +147,7 @@ fn check_link(
     verifier: &Verifier,
     links: &Path,
     step: &str,
+    expected_command: Option<&[String]>,
     policy: &Policy,
 ) -> Result<Key, Error> {
     let bpath = step_file(links, step, "sigstore.json")?;
@@ -173,6 +179,23 @@ fn check_link(
         "link bundle",
         &what,
     )?;
+    // The command the observer ran must be the pipeline's, exactly (in-toto only warns).
+    if let Some(want) = expected_command {
+        let ran: Vec<String> = st
+            .predicate
+            .as_ref()
+            .and_then(|p| p.get("command"))
+            .and_then(|c| serde_json::from_value(c.clone()).ok())
+            .unwrap_or_default();
+        if ran != want {
+            return Err(Error::gate(
+                "pipeline",
+                format!(
+                    "step '{step}' ran {ran:?}, the pipeline's command is {want:?}: these links were not made by this pipeline"
+                ),
+            ));
+        }
+    }
     // The in-toto link file must be the logged envelope, byte for byte.
     let lpath = step_file(links, step, "link")?;
     let env = chainseal_model::dsse::Envelope::from_json(&read(&lpath, "link bundle")?)
@@ -185,6 +208,57 @@ fn check_link(
         ));
     }
     Ok(key)
+}
+
+/// The verified provenance must name the consumer's pipeline file (by digest) and record,
+/// step for step, exactly the commands that pipeline declares.
+fn check_pipeline(st: &Statement, input: &GateInput<'_>) -> Result<(), Error> {
+    let pred = st.predicate.as_ref();
+    let recorded = pred
+        .and_then(|p| p.pointer("/buildDefinition/externalParameters/pipeline/digest/sha256"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    if recorded != input.pipeline_sha256 {
+        return Err(Error::gate(
+            "pipeline",
+            format!(
+                "the provenance records pipeline sha256 {recorded:?}, the pipeline given has sha256 {}: it was built from another pipeline file",
+                input.pipeline_sha256
+            ),
+        ));
+    }
+    let steps = pred
+        .and_then(|p| p.pointer("/buildDefinition/internalParameters/steps"))
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if steps.len() != input.pipeline.steps.len() {
+        return Err(Error::gate(
+            "pipeline",
+            format!(
+                "the provenance records {} steps, the pipeline has {}",
+                steps.len(),
+                input.pipeline.steps.len()
+            ),
+        ));
+    }
+    for (rec, step) in steps.iter().zip(&input.pipeline.steps) {
+        let name = rec.get("name").and_then(serde_json::Value::as_str);
+        let cmd: Option<Vec<String>> = rec
+            .get("command")
+            .and_then(|c| serde_json::from_value(c.clone()).ok());
+        if name != Some(step.name.as_str()) || cmd.as_deref() != Some(step.argv().as_slice()) {
+            return Err(Error::gate(
+                "pipeline",
+                format!(
+                    "the provenance records step {name:?} running {cmd:?}, the pipeline's step '{}' runs {:?}",
+                    step.name,
+                    step.argv()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Run the gate over a run's output folder.
@@ -263,6 +337,14 @@ pub fn check(input: &GateInput<'_>) -> Result<GateReport, Error> {
         input.gate.slsa_level
     ));
 
+    // 2b. The provenance records this very pipeline file and its commands.
+    check_pipeline(&v.statement, input)?;
+    checks.push(format!(
+        "pipeline: the provenance records pipeline sha256 {} and its {} commands",
+        input.pipeline_sha256,
+        input.pipeline.steps.len()
+    ));
+
     // 3. Link bundles, for the same identity.
     let identity = v
         .report
@@ -271,12 +353,16 @@ pub fn check(input: &GateInput<'_>) -> Result<GateReport, Error> {
         .first()
         .cloned()
         .ok_or_else(|| Error::gate("provenance", "the certificate has no SAN"))?;
-    let issuer = v
-        .report
-        .signer
-        .issuer
-        .clone()
-        .ok_or_else(|| Error::gate("provenance", "the certificate has no OIDC issuer"))?;
+    let issuer = input.issuer.to_string();
+    if v.report.signer.issuer.as_deref() != Some(input.issuer) {
+        return Err(Error::gate(
+            "provenance",
+            format!(
+                "the certificate's OIDC issuer is {:?}, the gate requires {:?}",
+                v.report.signer.issuer, input.issuer
+            ),
+        ));
+    }
     let policy = Policy::Identity {
         identity: Matcher::Exact(identity.clone()),
         issuer: Matcher::Exact(issuer.clone()),
@@ -295,7 +381,13 @@ pub fn check(input: &GateInput<'_>) -> Result<GateReport, Error> {
         .chain(input.pipeline.steps.iter().map(|s| s.name.as_str()))
         .collect();
     for step in &steps {
-        let k = check_link(&verifier, &links, step, &policy)?;
+        let want = input
+            .pipeline
+            .steps
+            .iter()
+            .find(|s| s.name == *step)
+            .map(|s| s.argv());
+        let k = check_link(&verifier, &links, step, want.as_deref(), &policy)?;
         if !functionaries.iter().any(|f| f.same_public_key(&k)) {
             functionaries.push(k);
         }

@@ -66,9 +66,9 @@ pub fn list_files(root: &Path, prefix: &str, what: &str) -> Result<Vec<(PathBuf,
             continue;
         }
         let rel = e.path().strip_prefix(root).unwrap_or(e.path());
-        let rel = rel.to_string_lossy();
+        let rel = checked_name(rel, what)?;
         let name = match (prefix.is_empty(), rel.is_empty()) {
-            (true, _) => rel.into_owned(),
+            (true, _) => rel.to_string(),
             (false, true) => prefix.to_string(),
             (false, false) => format!("{prefix}/{rel}"),
         };
@@ -94,15 +94,53 @@ pub fn hash_files(files: &[(PathBuf, String)]) -> Result<Artifacts, Error> {
     Ok(a)
 }
 
-/// A digest over a whole tree: SHA-256 of the sorted `"<sha256>  <name>\n"` lines
-/// (the `sha256sum` manifest of the tree).
-pub fn tree_digest(artifacts: &Artifacts) -> String {
-    let mut h = Sha256::new();
-    for (name, d) in artifacts {
-        let sha = d.get("sha256").map(String::as_str).unwrap_or("");
-        h.update(format!("{sha}  {name}\n").as_bytes());
+/// A relative path as an artifact name: valid UTF-8 with no control characters (newlines,
+/// tabs, escapes), so that every name has exactly one spelling in links, manifests and
+/// digests. Anything else is refused, naming the path as far as it can be shown.
+pub fn checked_name<'a>(rel: &'a Path, what: &str) -> Result<&'a str, Error> {
+    let Some(s) = rel.to_str() else {
+        return Err(Error::Artifact {
+            step: what.to_string(),
+            reason: format!(
+                "file name {:?} is not valid UTF-8; rename it (artifact names must be UTF-8)",
+                rel.as_os_str()
+            ),
+        });
+    };
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(Error::Artifact {
+            step: what.to_string(),
+            reason: format!(
+                "file name {s:?} contains the control character {:?}; rename it",
+                c
+            ),
+        });
     }
-    hex::encode(h.finalize())
+    Ok(s)
+}
+
+/// A digest over a whole tree that no two different trees share: SHA-256 of the
+/// RFC 8785 canonical JSON of `[{"name": …, "sha256": …}, …]` in name order. JSON
+/// quoting makes every name self-delimiting, so no choice of names can make two
+/// listings encode alike (a `sha256sum`-style `"<sha>  <name>\n"` manifest can: a name
+/// may contain the separator).
+pub fn tree_digest(artifacts: &Artifacts) -> Result<String, Error> {
+    let entries: Vec<Value> = artifacts
+        .iter()
+        .map(|(name, d)| {
+            json!({
+                "name": name,
+                "sha256": d.get("sha256").map(String::as_str).unwrap_or(""),
+            })
+        })
+        .collect();
+    let bytes = chainseal_model::canonical::jcs(&Value::Array(entries)).map_err(|e| {
+        Error::Artifact {
+            step: "source".into(),
+            reason: format!("tree digest: {e}"),
+        }
+    })?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
 /// Build the link of one step from the observer's own measurements.
@@ -178,6 +216,9 @@ pub struct ProvenanceInput {
     pub pipeline_sha256: String,
     /// Source URI (`git+<repo>@<rev>` or `file://…`).
     pub source_uri: String,
+    /// The full ref the source revision resolved to (`refs/heads/main`), for git sources
+    /// built from a branch or tag.
+    pub source_ref: Option<String>,
     /// Source digest set (`gitCommit` and/or `sha256` tree digest).
     pub source_digest: BTreeMap<String, String>,
     /// Resolved dependencies (consumed source files and pinned fetches).
@@ -209,6 +250,10 @@ pub fn provenance_statement(p: &ProvenanceInput) -> Statement {
             ..ResourceDescriptor::default()
         })
         .collect();
+    let mut source = json!({"uri": p.source_uri, "digest": p.source_digest});
+    if let Some(r) = &p.source_ref {
+        source["ref"] = json!(r);
+    }
     let predicate = json!({
         "buildDefinition": {
             "buildType": BUILD_TYPE,
@@ -218,7 +263,7 @@ pub fn provenance_statement(p: &ProvenanceInput) -> Statement {
                     "path": p.pipeline_file,
                     "digest": {"sha256": p.pipeline_sha256},
                 },
-                "source": {"uri": p.source_uri, "digest": p.source_digest},
+                "source": source,
             },
             "internalParameters": {
                 "trustDomain": p.trust_domain,

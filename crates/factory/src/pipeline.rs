@@ -203,12 +203,23 @@ impl Pipeline {
             ));
         }
         match (&self.source.path, &self.source.git, &self.source.revision) {
-            (Some(p), None, None) => check_rel_or_abs(file, "source.path", p)?,
+            // A local source stays inside the pipeline's folder: no absolute path, no
+            // `..`, so a pipeline cannot point the factory at its own state elsewhere.
+            (Some(p), None, None) => check_rel(file, "source.path", p)?,
             (None, Some(g), Some(r)) => {
                 if g.is_empty() || r.is_empty() || r.starts_with('-') || g.starts_with('-') {
                     return Err(Error::pipeline(
                         file,
                         "source.git / source.revision: must be non-empty and not start with '-'",
+                    ));
+                }
+                if !is_git_url(g) {
+                    check_rel(file, "source.git", g)?;
+                }
+                if r.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                    return Err(Error::pipeline(
+                        file,
+                        "source.revision: must not contain whitespace or control characters",
                     ));
                 }
             }
@@ -352,11 +363,10 @@ impl Pipeline {
     }
 }
 
-fn check_rel_or_abs(file: &str, field: &str, p: &str) -> Result<(), Error> {
-    if p.is_empty() || p.contains('\0') {
-        return Err(Error::pipeline(file, format!("{field}: empty path")));
-    }
-    Ok(())
+/// Whether a `source.git` value is a URL (used as written) rather than a local repository
+/// path relative to the pipeline file.
+pub fn is_git_url(repo: &str) -> bool {
+    repo.contains("://") || (repo.contains('@') && repo.contains(':'))
 }
 
 #[cfg(test)]

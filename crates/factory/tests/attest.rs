@@ -23,6 +23,8 @@ fn run_example() -> (common::Fixture, RunReport) {
         trust_domain: "example.org".into(),
         attestor: &signer,
         secrets: vec![f.key_path.clone()],
+        protected: Vec::new(),
+        issuer: None,
         publish_dir: None,
         hooks: None,
     })
@@ -77,7 +79,7 @@ fn verify_links(link_dir: &Path, factory_key: &chainseal_intoto::Key) -> Result<
 #[test]
 fn example_links_verify_against_the_layout_and_tampered_link_fails() {
     let (f, r) = run_example();
-    let key = f.signer().public_key().clone();
+    let key = f.signer().public_key().unwrap().clone();
     assert_eq!(r.steps.len(), 5, "the source link and four steps");
     verify_links(&f.out().join("links"), &key).expect("links verify");
     // Tamper: rewrite the build link's payload (signature no longer matches).
@@ -95,13 +97,13 @@ fn provenance_verifies_with_the_factory_key_and_subjects_equal_artifacts() {
     let (f, r) = run_example();
     let line = std::fs::read(&r.provenance).unwrap();
     let env = dsse::Envelope::from_json(&line).unwrap();
-    let key = f.signer().public_key().clone();
+    let key = f.signer().public_key().unwrap().clone();
     chainseal_intoto::metadata::verify_dsse(&env, &key).expect("provenance signature");
     // A different key does not verify it.
     let other = KeySigner::new(
         SigningKey::from_private(PrivateKey::generate(KeyKind::EcdsaP256).unwrap()).unwrap(),
     );
-    assert!(chainseal_intoto::metadata::verify_dsse(&env, other.public_key()).is_err());
+    assert!(chainseal_intoto::metadata::verify_dsse(&env, other.public_key().unwrap()).is_err());
 
     let st = Statement::from_json(&env.payload).unwrap();
     assert_eq!(st.predicate_type, "https://slsa.dev/provenance/v1");
@@ -121,7 +123,7 @@ fn provenance_verifies_with_the_factory_key_and_subjects_equal_artifacts() {
     );
     let ext = &p["buildDefinition"]["externalParameters"];
     let pipeline_sha =
-        chainseal_factory::observer::sha256_file(&f.path().join("hello.yaml")).unwrap();
+        chainseal_factory::observer::sha256_file(&f.path().join("hello/hello.yaml")).unwrap();
     assert_eq!(ext["pipeline"]["digest"]["sha256"], json!(pipeline_sha));
     assert!(
         ext["source"]["uri"]

@@ -59,23 +59,25 @@ impl Fixture {
             trust_domain: "example.org".into(),
             attestor: &signer,
             secrets: vec![self.key_path.clone()],
+            protected: Vec::new(),
+            issuer: None,
             publish_dir: None,
             hooks: None,
         })
     }
 
     /// The example pipeline (examples/hello) without its gate (which needs keyless
-    /// signing), with its source path made absolute; written into this fixture.
+    /// signing), copied with its source into this fixture (a source must lie inside the
+    /// pipeline's folder).
     pub fn example_without_gate(&self) -> PathBuf {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello");
         let dir = std::fs::canonicalize(dir).unwrap();
-        let text = std::fs::read_to_string(dir.join("pipeline.yaml")).unwrap();
-        let text = text.split("\ngate:").next().unwrap().replace(
-            "source:\n  path: .",
-            &format!("source:\n  path: {}", dir.display()),
-        );
-        assert!(text.contains(&dir.display().to_string()));
-        let p = self.dir.path().join("hello.yaml");
+        let copy = self.dir.path().join("hello");
+        copy_dir(&dir, &copy);
+        let text = std::fs::read_to_string(copy.join("pipeline.yaml")).unwrap();
+        let text = text.split("\ngate:").next().unwrap().to_string();
+        assert!(text.contains("source:\n  path: ."));
+        let p = copy.join("hello.yaml");
         std::fs::write(&p, text).unwrap();
         p
     }
@@ -117,4 +119,18 @@ pub fn two_commit_repo(dir: &Path) {
     git(dir, &["tag", "v1.0.0"]);
     std::fs::write(dir.join("hello.txt"), "v2\n").unwrap();
     git(dir, &["commit", "-q", "-am", "v2"]);
+}
+
+/// Copy a folder of regular files (the example project) into `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(from).unwrap();
+        let target = to.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
 }

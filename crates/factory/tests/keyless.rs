@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use chainseal_authority::stack::{self, RunningStack, StackConfig};
-use chainseal_factory::attestor::TokenSource;
+use chainseal_factory::attestor::{BuildClaims, TokenSource};
 use chainseal_factory::{
     Attestor, Error, Hooks, KeySigner, KeylessAttestor, RunOptions, RunReport,
 };
@@ -54,16 +54,25 @@ impl Stack {
         let dir = self.dir.path().to_path_buf();
         let subjects: Vec<String> = subjects.iter().map(|s| s.to_string()).collect();
         let calls = std::sync::atomic::AtomicUsize::new(0);
-        Box::new(move || {
+        Box::new(move |claims: &BuildClaims| {
             let i = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let s = &subjects[i.min(subjects.len() - 1)];
-            let t = stack::workload_token(&dir, s, 600).map_err(|e| e.to_string())?;
+            let t = stack::workload_token_with_claims(&dir, s, 600, &claims.to_json())
+                .map_err(|e| e.to_string())?;
             IdentityToken::new(t).map_err(|e| e.to_string())
         })
     }
 
     fn attestor(&self, subject: &str) -> KeylessAttestor {
         KeylessAttestor::new(self.setup(), self.tokens(&[subject])).unwrap()
+    }
+
+    /// The stack's OIDC issuer (its development issuer's URL).
+    fn issuer(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("authority/url"))
+            .unwrap()
+            .trim()
+            .to_string()
     }
 }
 
@@ -75,24 +84,25 @@ impl Drop for Stack {
     }
 }
 
-/// The example pipeline (with its gate) copied into `dir`, source made absolute,
-/// `edit` applied to its text.
+/// The example project (with its gated pipeline) copied into `dir/hello`, `edit`
+/// applied to the pipeline's text; returns the pipeline file.
 fn example(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
     let ex =
         std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello"))
             .unwrap();
+    let copy = dir.join("hello");
+    if !copy.exists() {
+        common::copy_dir(&ex, &copy);
+    }
     let text = std::fs::read_to_string(ex.join("pipeline.yaml")).unwrap();
     assert!(text.contains("\ngate:"), "the example pipeline has a gate");
-    let text = text.replace(
-        "source:\n  path: .",
-        &format!("source:\n  path: {}", ex.display()),
-    );
-    let p = dir.join("hello.yaml");
+    let p = copy.join("hello.yaml");
     std::fs::write(&p, edit(text)).unwrap();
     p
 }
 
 fn run(
+    s: &Stack,
     attestor: &KeylessAttestor,
     pipeline: PathBuf,
     out: &Path,
@@ -105,6 +115,8 @@ fn run(
         trust_domain: "chainseal.local".into(),
         attestor,
         secrets: Vec::new(),
+        protected: vec![s.dir.path().to_path_buf()],
+        issuer: Some(s.issuer()),
         publish_dir: Some(publish.to_path_buf()),
         hooks,
     })
@@ -124,6 +136,7 @@ fn attacked(hooks: &dyn Hooks) -> (String, String) {
     let t = tempfile::tempdir().unwrap();
     let publish = t.path().join("pub");
     let r = run(
+        &s,
         &s.attestor(ID),
         example(t.path(), |t| t),
         &t.path().join("out"),
@@ -142,6 +155,7 @@ fn honest_run_passes_the_gate_at_slsa_l3_and_publishes_logged_attestations() {
     let a = s.attestor(ID);
     let publish = t.path().join("pub");
     let r = run(
+        &s,
         &a,
         example(t.path(), |t| t),
         &t.path().join("out"),
@@ -260,6 +274,7 @@ fn identity_the_gate_does_not_allow_is_refused() {
         )
     });
     let (check, _) = gate_check(run(
+        &s,
         &s.attestor(ID),
         p,
         &t.path().join("out"),
@@ -277,6 +292,7 @@ fn certificate_for_another_pipeline_is_refused_before_any_step_runs() {
     let a = s.attestor("spiffe://chainseal.local/factory/other");
     let out = t.path().join("out");
     let r = run(
+        &s,
         &a,
         example(t.path(), |t| t),
         &out,
@@ -301,6 +317,8 @@ fn gated_pipeline_with_a_local_key_is_refused_before_any_step_runs() {
         trust_domain: "chainseal.local".into(),
         attestor: &signer,
         secrets: vec![f.key_path.clone()],
+        protected: Vec::new(),
+        issuer: None,
         publish_dir: None,
         hooks: None,
     });
@@ -318,6 +336,7 @@ fn publish_folder_that_is_not_empty_is_refused_before_any_step_runs() {
     std::fs::create_dir_all(&publish).unwrap();
     std::fs::write(publish.join("keep.txt"), b"mine").unwrap();
     let r = run(
+        &s,
         &s.attestor(ID),
         example(t.path(), |t| t),
         &t.path().join("out"),
@@ -332,6 +351,7 @@ fn publish_folder_that_is_not_empty_is_refused_before_any_step_runs() {
 fn recording_refuses_an_envelope_whose_signature_was_altered_after_signing() {
     let s = Stack::start();
     let a = s.attestor(ID);
+    a.begin(ID, &BuildClaims::default()).unwrap();
     let stmt = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x","digest":{"sha256":"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}}],"predicateType":"https://example.com/p","predicate":{}}"#;
     let env = a.sign(stmt, "test").unwrap();
     let rec = a
@@ -366,6 +386,7 @@ fn a_run_outliving_its_certificate_renews_the_key_and_still_passes_the_gate() {
     .unwrap();
     let publish = t.path().join("pub");
     let r = run(
+        &s,
         &a,
         example(t.path(), |t| t),
         &t.path().join("out"),
@@ -400,6 +421,7 @@ fn a_renewed_certificate_for_another_identity_stops_the_run() {
     .unwrap();
     let publish = t.path().join("pub");
     let r = run(
+        &s,
         &a,
         example(t.path(), |t| t),
         &t.path().join("out"),
@@ -411,4 +433,200 @@ fn a_renewed_certificate_for_another_identity_stops_the_run() {
         "{r:?}"
     );
     assert!(!publish.exists());
+}
+
+/// Writes a trojan over the artifact in the output folder after the gate passed
+/// (the gate-to-publish race).
+struct SwapAfterGate;
+impl Hooks for SwapAfterGate {
+    fn after_gate(&self, out: &Path) {
+        std::fs::write(out.join("artifacts/hello.tar.gz"), b"trojan").unwrap();
+        std::fs::write(out.join("artifacts/extra.sh"), b"rm -rf /").unwrap();
+    }
+}
+
+#[test]
+fn a_file_swapped_after_the_gate_is_not_published() {
+    let s = Stack::start();
+    let t = tempfile::tempdir().unwrap();
+    let publish = t.path().join("pub");
+    let r = run(
+        &s,
+        &s.attestor(ID),
+        example(t.path(), |t| t),
+        &t.path().join("out"),
+        &publish,
+        Some(&SwapAfterGate),
+    )
+    .expect("the run passed its gate before the swap");
+    let published = std::fs::read(publish.join("artifacts/hello.tar.gz")).unwrap();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&published));
+    assert_eq!(r.subjects, vec![("hello.tar.gz".to_string(), sha)]);
+    assert_ne!(published, b"trojan");
+    assert!(!publish.join("artifacts/extra.sh").exists());
+    // Positive control: the swap did happen in the output folder.
+    assert_eq!(
+        std::fs::read(t.path().join("out/artifacts/hello.tar.gz")).unwrap(),
+        b"trojan"
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
+}
+
+#[test]
+fn a_substituted_pipeline_with_the_honest_name_fails_the_check_against_the_honest_pipeline() {
+    let s = Stack::start();
+    let t = tempfile::tempdir().unwrap();
+    let honest = example(t.path(), |t| t);
+    let honest_bytes = std::fs::read(&honest).unwrap();
+    let evil_dir = tempfile::tempdir().unwrap();
+    let evil = example(evil_dir.path(), |t| {
+        t.replace("mkdir -p /tmp/pkg", "echo BACKDOORED >&2; mkdir -p /tmp/pkg")
+    });
+    let publish = evil_dir.path().join("pub");
+    // The substituted pipeline runs under the honest identity and passes its own gate…
+    run(
+        &s,
+        &s.attestor(ID),
+        evil.clone(),
+        &evil_dir.path().join("out"),
+        &publish,
+        None,
+    )
+    .expect("the substituted pipeline runs");
+    let root = std::fs::read(s.dir.path().join("trusted_root.json")).unwrap();
+    let issuer = s.issuer();
+    let check = |pipeline: &Path| {
+        let bytes = std::fs::read(pipeline).unwrap();
+        let p = chainseal_factory::Pipeline::from_file(pipeline).unwrap();
+        let source = format!("{}", evil.parent().unwrap().display());
+        chainseal_factory::gate::check(&chainseal_factory::gate::GateInput {
+            pipeline: &p,
+            pipeline_sha256: &sha256_hex(&bytes),
+            gate: p.gate.as_ref().unwrap(),
+            out_dir: &publish,
+            trusted_root: &root,
+            issuer: &issuer,
+            source_uri: &source,
+        })
+    };
+    // …so a consumer who names the pipeline it trusts must refuse it.
+    let _ = honest_bytes;
+    match check(&honest) {
+        Err(Error::Gate { check, reason }) => {
+            assert_eq!(check, "pipeline");
+            assert!(reason.contains("another pipeline file"), "{reason}");
+        }
+        other => panic!("expected the pipeline check to fail, got {other:?}"),
+    }
+    // Positive control: against the pipeline that really ran, every check passes.
+    check(&evil).expect("the folder verifies against its own pipeline");
+}
+
+#[test]
+fn the_run_certificate_binds_the_pipeline_the_source_and_the_run() {
+    let s = Stack::start();
+    let t = tempfile::tempdir().unwrap();
+    let pipeline = example(t.path(), |t| t);
+    let r = run(
+        &s,
+        &s.attestor(ID),
+        pipeline.clone(),
+        &t.path().join("out"),
+        &t.path().join("pub"),
+        None,
+    )
+    .expect("honest run");
+    let bundle = std::fs::read(t.path().join("pub/provenance.sigstore.json")).unwrap();
+    let bundle = chainseal_model::bundle::Bundle::from_json(&bundle).unwrap();
+    let leaf = chainseal_crypto::x509::Certificate::from_der(bundle.key_material.leaf().unwrap())
+        .unwrap();
+    let ext = leaf.fulcio_identity().unwrap();
+    let want_digest = format!("sha256:{}", sha256_hex(&std::fs::read(&pipeline).unwrap()));
+    assert_eq!(ext.build_config_digest.as_deref(), Some(want_digest.as_str()));
+    let abs = std::fs::canonicalize(&pipeline).unwrap();
+    assert_eq!(
+        ext.build_config_uri,
+        Some(format!("file://{}", abs.display()))
+    );
+    let src = std::fs::canonicalize(pipeline.parent().unwrap()).unwrap();
+    assert_eq!(
+        ext.source_repository_uri,
+        Some(format!("file://{}", src.display()))
+    );
+    assert_eq!(ext.build_signer_uri.as_deref(), Some(ID));
+    assert_eq!(
+        ext.run_invocation_uri,
+        Some(format!("urn:uuid:{}", r.invocation_id))
+    );
+    assert!(
+        ext.source_repository_digest
+            .as_deref()
+            .is_some_and(|d| d.starts_with("sha256:") && d.len() == 71),
+        "{ext:?}"
+    );
+}
+
+#[test]
+fn a_token_without_the_build_claims_is_refused_before_any_step_runs() {
+    let s = Stack::start();
+    let t = tempfile::tempdir().unwrap();
+    let dir = s.dir.path().to_path_buf();
+    // An external token that names the right workload but binds no build.
+    let bare: TokenSource = Box::new(move |_claims: &BuildClaims| {
+        let tok = stack::workload_token(&dir, ID, 600).map_err(|e| e.to_string())?;
+        IdentityToken::new(tok).map_err(|e| e.to_string())
+    });
+    let a = KeylessAttestor::new(s.setup(), bare).unwrap();
+    let out = t.path().join("out");
+    let r = run(&s, &a, example(t.path(), |t| t), &out, &t.path().join("pub"), None);
+    assert!(
+        matches!(&r, Err(Error::Signing { reason, .. }) if reason.contains("does not bind this build")),
+        "{r:?}"
+    );
+    assert!(!out.exists(), "refused before any step ran");
+}
+
+#[test]
+fn a_source_folder_holding_the_stack_is_refused() {
+    let s = Stack::start();
+    let project_dir = tempfile::tempdir().unwrap();
+    let project = project_dir.path();
+    let p = example(project, |t| t);
+    // The natural set-up: a stack folder inside the project, whose `source: {path: .}`
+    // would pack the authority's keys into the build.
+    let inner = p.parent().unwrap().join("stack");
+    std::fs::create_dir_all(&inner).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let r = chainseal_factory::run(&RunOptions {
+        pipeline: p.clone(),
+        out_dir: t.path().join("out"),
+        trust_domain: "chainseal.local".into(),
+        attestor: &s.attestor(ID),
+        secrets: Vec::new(),
+        protected: vec![inner.clone()],
+        issuer: Some(s.issuer()),
+        publish_dir: None,
+        hooks: None,
+    });
+    assert!(
+        matches!(&r, Err(Error::Source { reason }) if reason.contains("overlaps")),
+        "{r:?}"
+    );
+    // Positive control: the same project with the stack kept elsewhere runs.
+    std::fs::remove_dir_all(&inner).unwrap();
+    let r = chainseal_factory::run(&RunOptions {
+        pipeline: p,
+        out_dir: t.path().join("out2"),
+        trust_domain: "chainseal.local".into(),
+        attestor: &s.attestor(ID),
+        secrets: Vec::new(),
+        protected: vec![s.dir.path().to_path_buf()],
+        issuer: Some(s.issuer()),
+        publish_dir: None,
+        hooks: None,
+    });
+    r.expect("a project without the factory's state builds");
 }
