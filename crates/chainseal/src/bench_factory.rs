@@ -75,6 +75,8 @@ pub fn run(args: &BenchFactoryArgs) -> anyhow::Result<ExitCode> {
             trust_domain: "chainseal.local".into(),
             attestor: &attestor,
             secrets: Vec::new(),
+            protected: vec![stack_dir.clone()],
+            issuer: Some(crate::factory_cmd::stack_issuer(&stack_dir)?),
             publish_dir: Some(tmp.path().join(format!("pub{i}"))),
             hooks: None,
         })?;

@@ -23,7 +23,7 @@ use chainseal_provenance::{Options, verify_provenance};
 use chainseal_verify::{TrustMaterial, Verifier};
 use clap::Args;
 
-use crate::factory_cmd::{builder_id, print_report, stack_attestor};
+use crate::factory_cmd::{builder_id, print_report, stack_attestor, stack_issuer};
 
 const PIPELINE: &str = include_str!("../../../examples/hello/pipeline.yaml");
 const HELLO_C: &str = include_str!("../../../examples/hello/hello.c");
@@ -161,6 +161,8 @@ fn attack(
         trust_domain: TRUST_DOMAIN.into(),
         attestor: &attestor,
         secrets: Vec::new(),
+        protected: vec![stack_dir.to_path_buf()],
+        issuer: Some(stack_issuer(stack_dir)?),
         publish_dir: Some(publish.clone()),
         hooks: Some(hooks),
     });
@@ -223,6 +225,8 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         trust_domain: TRUST_DOMAIN.into(),
         attestor: &attestor,
         secrets: Vec::new(),
+        protected: vec![stack_dir.clone()],
+        issuer: Some(stack_issuer(&stack_dir)?),
         publish_dir: Some(published.clone()),
         hooks: None,
     })
