@@ -165,6 +165,7 @@ fn attack(
         issuer: Some(stack_issuer(stack_dir)?),
         publish_dir: Some(publish.clone()),
         hooks: Some(hooks),
+        fetch: Default::default(),
     });
     match r {
         Err(FactoryError::Gate { check, reason }) => {
@@ -229,6 +230,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         issuer: Some(stack_issuer(&stack_dir)?),
         publish_dir: Some(published.clone()),
         hooks: None,
+        fetch: Default::default(),
     })
     .context("the honest run failed")?;
     print_report(&report);

@@ -103,6 +103,10 @@ pub struct RunArgs {
     /// (with --stack it is the stack's own issuer).
     #[arg(long, conflicts_with = "stack")]
     certificate_oidc_issuer: Option<String>,
+    /// Let the observer fetch pinned dependencies from loopback or private-range
+    /// addresses (an internal mirror). Off: only public addresses are fetched from.
+    #[arg(long)]
+    fetch_allow_private: bool,
     /// SPIFFE trust domain of the builder id spiffe://<D>/factory/<pipeline>.
     #[arg(long = "trust-domain", default_value = "chainseal.local")]
     trust_domain: String,
@@ -218,6 +222,10 @@ fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
         issuer,
         publish_dir: a.publish.clone(),
         hooks: None,
+        fetch: chainseal_factory::fetch::FetchPolicy {
+            allow_private: a.fetch_allow_private,
+            ..Default::default()
+        },
     };
     let report = match chainseal_factory::run(&opts) {
         Ok(r) => r,

@@ -29,6 +29,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::Error;
 use crate::attestor::{Attestor, BuildClaims, Recorded};
+use crate::fetch::FetchPolicy;
 use crate::gate::{self, GateInput, GateReport, PROVENANCE_BUNDLE};
 use crate::layout::SOURCE_STEP;
 use crate::observer;
@@ -72,6 +73,8 @@ pub struct RunOptions<'a> {
     pub publish_dir: Option<PathBuf>,
     /// Fault injection (see [`Hooks`]).
     pub hooks: Option<&'a dyn Hooks>,
+    /// How the observer fetches the pins of `network: true` steps.
+    pub fetch: FetchPolicy,
 }
 
 /// What one step did and cost.
@@ -301,6 +304,10 @@ fn run_steps<'s, 'e>(
             }
             let step_out = ws.join(&step.name);
             std::fs::create_dir(&step_out).map_err(|e| Error::io(&step_out, e))?;
+            if step.network {
+                // The step gets no network; the observer fetches its pins for it.
+                crate::fetch::fetch_pins(step, &step_out, &opts.fetch)?;
+            }
             let argv = step.argv();
             let spec = SandboxSpec {
                 step: step.name.clone(),

@@ -16,6 +16,7 @@
 pub mod attestor;
 mod error;
 pub mod factory;
+pub mod fetch;
 pub mod gate;
 pub mod layout;
 pub mod observer;

@@ -183,13 +183,14 @@ pub fn tail(bytes: &[u8], max: usize) -> String {
 /// What isolation a step had, as recorded in links and provenance.
 pub fn sandbox_description(network: bool) -> Value {
     json!({
-        "namespaces": if network {
-            json!(["user", "mount", "pid", "uts", "ipc"])
+        "namespaces": ["mount", "pid", "uts", "ipc", "network"],
+        "network": if network {
+            "none; its pinned dependencies were fetched by the observer and checked by sha256"
         } else {
-            json!(["user", "mount", "pid", "uts", "ipc", "network"])
+            "none"
         },
-        "network": network,
-        "rootfs": "read-only host /usr,/bin,/lib*,/sbin,/etc; private /tmp; inputs read-only",
+        "user": "unprivileged, no capabilities, no_new_privs, seccomp filter",
+        "rootfs": "read-only nosuid host /usr,/bin,/lib*,/sbin,/etc; private size-capped /tmp; inputs read-only",
     })
 }
 

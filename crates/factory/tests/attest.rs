@@ -27,6 +27,7 @@ fn run_example() -> (common::Fixture, RunReport) {
         issuer: None,
         publish_dir: None,
         hooks: None,
+        fetch: Default::default(),
     })
     .expect("example pipeline runs");
     (f, r)

@@ -63,6 +63,7 @@ impl Fixture {
             issuer: None,
             publish_dir: None,
             hooks: None,
+            fetch: Default::default(),
         })
     }
 

@@ -159,8 +159,11 @@ fn key_directly_in_a_folder_the_sandbox_exposes_is_refused_before_running() {
         trust_domain: "example.org".into(),
         attestor: &signer,
         secrets: vec![std::path::PathBuf::from("/usr/factory.pem")],
+        protected: Vec::new(),
+        issuer: None,
         publish_dir: None,
         hooks: None,
+        fetch: Default::default(),
     });
     assert!(matches!(r, Err(Error::SecretExposed { .. })), "{r:?}");
 }

@@ -119,6 +119,7 @@ fn run(
         issuer: Some(s.issuer()),
         publish_dir: Some(publish.to_path_buf()),
         hooks,
+        fetch: Default::default(),
     })
 }
 
@@ -321,6 +322,7 @@ fn gated_pipeline_with_a_local_key_is_refused_before_any_step_runs() {
         issuer: None,
         publish_dir: None,
         hooks: None,
+        fetch: Default::default(),
     });
     assert!(
         matches!(&r, Err(Error::Gate { check, .. }) if check == "configuration"),
@@ -610,6 +612,7 @@ fn a_source_folder_holding_the_stack_is_refused() {
         issuer: Some(s.issuer()),
         publish_dir: None,
         hooks: None,
+        fetch: Default::default(),
     });
     assert!(
         matches!(&r, Err(Error::Source { reason }) if reason.contains("overlaps")),
@@ -627,6 +630,7 @@ fn a_source_folder_holding_the_stack_is_refused() {
         issuer: Some(s.issuer()),
         publish_dir: None,
         hooks: None,
+        fetch: Default::default(),
     });
     r.expect("a project without the factory's state builds");
 }

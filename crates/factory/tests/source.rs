@@ -28,6 +28,7 @@ fn run_protected(f: &common::Fixture, yaml: &str, protected: Vec<PathBuf>) -> Re
         issuer: None,
         publish_dir: None,
         hooks: None,
+        fetch: Default::default(),
     })
     .map(|_| ())
 }
@@ -78,6 +79,7 @@ fn the_output_folder_and_the_key_file_are_always_protected() {
         issuer: None,
         publish_dir: None,
         hooks: None,
+        fetch: Default::default(),
     })
     .map(|_| ());
     assert!(source_err(r).contains("overlaps"));
@@ -98,6 +100,7 @@ fn the_output_folder_and_the_key_file_are_always_protected() {
         issuer: None,
         publish_dir: None,
         hooks: None,
+        fetch: Default::default(),
     })
     .map(|_| ());
     assert!(source_err(r).contains("overlaps"));
