@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use chainseal_authority::http::Authority;
+use chainseal_authority::http::{Authority, AuthorityConfig};
 use chainseal_authority::stack::{self, StackConfig};
 use chainseal_authority::store::{AuthorityDir, Component};
 use clap::{Args, Subcommand, ValueEnum};
@@ -14,7 +14,8 @@ use clap::{Args, Subcommand, ValueEnum};
 /// Authority subcommands: CA, TSA and development OIDC issuer.
 #[derive(Subcommand)]
 pub enum AuthorityCommand {
-    /// Serve the CA (Fulcio v2 API), TSA (RFC 3161) and development OIDC issuer.
+    /// Serve the CA (Fulcio v2 API), TSA (RFC 3161) and, with --dev-issuer, the development
+    /// OIDC issuer.
     Serve(ServeArgs),
     /// Print an identity token signed by the development issuer kept in --dir.
     Token(TokenArgs),
@@ -32,9 +33,17 @@ pub struct ServeArgs {
     /// Public base URL (default: http://<listen address>); the development issuer's `iss`.
     #[arg(long)]
     url: Option<String>,
-    /// Accept tokens from this external OIDC issuer too (discovery + JWKS). Repeatable.
+    /// Accept tokens from this external OIDC issuer (discovery + JWKS; https:// unless
+    /// loopback). Repeatable.
     #[arg(long = "issuer")]
     issuers: Vec<String>,
+    /// Run the development OIDC issuer (accept its tokens, serve its discovery and JWKS).
+    /// It mints tokens for any subject: development and air-gapped use only.
+    #[arg(long)]
+    dev_issuer: bool,
+    /// Longest accepted identity-token lifetime (exp - iat), in seconds.
+    #[arg(long, default_value_t = 24 * 3600)]
+    max_token_lifetime: i64,
 }
 
 /// `chainseal authority token` arguments.
@@ -43,12 +52,17 @@ pub struct TokenArgs {
     /// The authority's state directory (a stack's is <stack dir>/authority).
     #[arg(long)]
     dir: PathBuf,
-    /// `sub` claim.
+    /// `sub` claim: a SPIFFE ID (spiffe://<td>/<path>), or an email address (which is then
+    /// also the verified `email` claim unless --email is given).
     #[arg(long)]
     subject: String,
     /// `email` claim (marked verified); the certificate then carries it as SAN.
     #[arg(long)]
     email: Option<String>,
+    /// A build claim NAME=VALUE (build_signer_uri, source_repository_digest, …), copied by
+    /// the CA into the certificate's Fulcio extension for SPIFFE subjects. Repeatable.
+    #[arg(long = "claim", value_name = "NAME=VALUE")]
+    claims: Vec<String>,
     /// `aud` claim.
     #[arg(long, default_value = "sigstore")]
     audience: String,
@@ -126,8 +140,28 @@ pub fn run(cmd: AuthorityCommand) -> anyhow::Result<ExitCode> {
                 let addr = listener.local_addr()?;
                 let url = args.url.unwrap_or_else(|| format!("http://{addr}"));
                 dir.set_public_url(&url)?;
-                let authority = Arc::new(Authority::load(&dir, &url, args.issuers)?);
+                let mut cfg = AuthorityConfig::new(&url);
+                cfg.issuers = args.issuers;
+                cfg.dev_issuer = args.dev_issuer;
+                cfg.token_policy.max_lifetime_secs = args.max_token_lifetime;
+                let authority = Arc::new(Authority::load_with(&dir, &cfg)?);
                 eprintln!("chainseal authority: listening on {url}");
+                if args.dev_issuer {
+                    eprintln!(
+                        "chainseal authority: development OIDC issuer enabled (iss {url}): it mints tokens for any subject"
+                    );
+                    if !addr.ip().is_loopback() {
+                        let warning = format!(
+                            "the development OIDC issuer is enabled on non-loopback address {addr}: anyone who can read {} can obtain certificates for any identity",
+                            args.dir.display()
+                        );
+                        eprintln!("chainseal authority: WARNING: {warning}");
+                    }
+                } else if cfg.issuers.is_empty() {
+                    eprintln!(
+                        "chainseal authority: no OIDC issuer accepted (pass --issuer URL or --dev-issuer): signingCert will refuse every token"
+                    );
+                }
                 let shutdown = async {
                     let _ = tokio::signal::ctrl_c().await;
                 };
@@ -143,14 +177,35 @@ pub fn run(cmd: AuthorityCommand) -> anyhow::Result<ExitCode> {
                 None => dir.public_url()?,
             };
             let dev = chainseal_authority::oidc::DevIssuer::new(&url, dir.dev_key()?)?;
+            let mut extra = serde_json::Map::new();
+            let email = args.email.clone().or_else(|| {
+                chainseal_authority::oidc::is_addr_spec(&args.subject).then(|| args.subject.clone())
+            });
+            if let Some(e) = email {
+                extra.insert("email".into(), e.into());
+                extra.insert("email_verified".into(), true.into());
+            }
+            for c in &args.claims {
+                let (name, value) = c
+                    .split_once('=')
+                    .with_context(|| format!("--claim {c:?}: expected NAME=VALUE"))?;
+                if chainseal_authority::claims::build_claim_arc(name).is_none() {
+                    let known: Vec<_> = chainseal_authority::claims::BUILD_CLAIMS
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect();
+                    anyhow::bail!(
+                        "--claim {name:?} is not a build claim; known: {}",
+                        known.join(", ")
+                    );
+                }
+                let value = serde_json::Value::from(value);
+                chainseal_authority::claims::validate_build_claim(name, &value)?;
+                extra.insert(name.to_owned(), value);
+            }
             println!(
                 "{}",
-                dev.mint(
-                    &args.subject,
-                    args.email.as_deref(),
-                    &args.audience,
-                    args.ttl
-                )?
+                dev.mint_with_claims(&args.subject, &args.audience, args.ttl, &extra)?
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -171,6 +226,10 @@ pub fn run_stack(cmd: StackCommand) -> anyhow::Result<ExitCode> {
                 eprintln!("chainseal stack: log       {}", s.log_url);
                 eprintln!("chainseal stack: witness   {}", s.witness_url);
                 eprintln!("chainseal stack: authority {}", s.authority_url);
+                eprintln!(
+                    "chainseal stack: development OIDC issuer enabled at {} (loopback; mints tokens for any subject)",
+                    s.dev_issuer_url
+                );
                 eprintln!(
                     "chainseal stack: wrote {}/{{trusted_root,signing_config,client_trust_config}}.json",
                     cfg.dir.display()
