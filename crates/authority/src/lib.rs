@@ -14,6 +14,7 @@
 pub mod certs;
 mod error;
 
+pub use claims::BUILD_CLAIMS;
 pub use error::{Error, Result};
 pub mod ca;
 pub mod claims;
