@@ -80,6 +80,7 @@ pub fn run(args: &BenchFactoryArgs) -> anyhow::Result<ExitCode> {
             publish_dir: Some(tmp.path().join(format!("pub{i}"))),
             hooks: None,
             fetch: Default::default(),
+            progress: None,
         })?;
         let wall = t0.elapsed().as_secs_f64() * 1e3;
         let steps: Vec<_> = r.steps.iter().filter(|s| s.name != "source").collect();

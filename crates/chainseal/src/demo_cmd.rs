@@ -166,6 +166,7 @@ fn attack(
         publish_dir: Some(publish.clone()),
         hooks: Some(hooks),
         fetch: Default::default(),
+        progress: None,
     });
     match r {
         Err(FactoryError::Gate { check, reason }) => {
@@ -231,6 +232,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         publish_dir: Some(published.clone()),
         hooks: None,
         fetch: Default::default(),
+        progress: None,
     })
     .context("the honest run failed")?;
     print_report(&report);

@@ -22,10 +22,29 @@ pub enum FactoryCommand {
   chainseal factory run pipeline.yaml --trust-config trust.json --identity-token \"$SVID\"
   chainseal factory run pipeline.yaml --key factory.pem --out out/    # offline, no gate
 
+Pipeline file (YAML, strict: unknown fields are errors):
+  name: hello                         # identity spiffe://<trust-domain>/factory/hello
+  source: {path: .}                   # a folder inside the pipeline's folder, or
+  # source: {git: ., revision: main}  # the committed tree at a branch, tag or commit
+  steps:
+    - name: build
+      command: [gcc, -o, /out/hello, source/hello.c]   # or script: "…" (sh -eu -c)
+      inputs: [source/*.c]            # read-only: source/… or <earlier step>/…
+      outputs: [hello]                # must exist in /out afterwards
+      network: false                  # true: the observer fetches the pins first
+      pins: [{uri: https://…/dep.tgz, sha256: <64 hex>}]
+      timeout: 600
+  gate: {slsa-level: 3, identities: [spiffe://chainseal.local/factory/hello]}
+Every step runs unprivileged in empty namespaces (no network, read-only inputs and
+system folders, limits on memory, processes and output size). The source may not
+overlap the stack, a key or the output; private keys in it are refused.
+
 Keyless runs (--stack, or --trust-config with a token whose subject is the factory's
-SPIFFE ID spiffe://<trust-domain>/factory/<pipeline>) certify one ephemeral key for the
-run, and log and timestamp every link and the provenance. The pipeline's gate then
-verifies the output folder before --publish copies it. Writes OUT/artifacts/,
+SPIFFE ID spiffe://<trust-domain>/factory/<pipeline> and which carries the build
+claims) certify one ephemeral key for the run, bind the pipeline's digest, the source
+and the run into its certificate, and log and timestamp every link and the
+provenance. The pipeline's gate then verifies a private copy of the output before
+--publish renames exactly that copy into place. Writes OUT/artifacts/,
 OUT/links/<step>.<kid8>.link (+ .sigstore.json), OUT/provenance.intoto.jsonl
 (+ OUT/provenance.sigstore.json). Without a credential an ephemeral key signs and its
 public key is written to OUT/factory.pub.pem.
@@ -35,7 +54,8 @@ Exit status: 0 on success, 1 when a step, the gate or publishing fails.")]
     /// consumer (or an admission controller) would before deploying it.
     #[command(after_help = "Example:
   chainseal factory verify dist/ --pipeline examples/hello/pipeline.yaml \\
-      --trusted-root stack/trusted_root.json --source-uri \"$PWD/examples/hello\"
+      --trusted-root stack/trusted_root.json --source-uri examples/hello \\
+      --certificate-oidc-issuer \"$(cat stack/authority/url)\"
 
 Runs the gate's checks on the folder's files: provenance for every artifact (allowed
 identities, SLSA level, source), every link bundle, and the in-toto layout generated from
@@ -226,11 +246,18 @@ fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
             allow_private: a.fetch_allow_private,
             ..Default::default()
         },
+        progress: Some(&StderrProgress),
     };
     let report = match chainseal_factory::run(&opts) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("chainseal factory: {e}");
+            if let (Some(stack), chainseal_factory::Error::Signing { .. }) = (&a.stack, &e) {
+                eprintln!(
+                    "hint: the stack's CA, TSA or log did not answer; is `chainseal stack serve --dir {}` running?",
+                    stack.display()
+                );
+            }
             return Ok(ExitCode::from(1));
         }
     };
@@ -296,6 +323,22 @@ fn verify_folder(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             eprintln!("chainseal factory verify: {e}");
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// One line per step on stderr while a run goes (stdout stays the report, or JSON).
+struct StderrProgress;
+
+impl chainseal_factory::Progress for StderrProgress {
+    fn step_started(&self, step: &str, index: usize, total: usize) {
+        eprintln!("[{index}/{total}] {step} …");
+    }
+    fn step_finished(&self, step: &str, took: std::time::Duration, ok: bool) {
+        let what = if ok { "done" } else { "FAILED" };
+        eprintln!("      {step} {what} in {:.1} s", took.as_secs_f64());
+    }
+    fn attesting(&self) {
+        eprintln!("      waiting for the transparency log, then the gate …");
     }
 }
 

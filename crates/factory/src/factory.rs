@@ -49,6 +49,17 @@ pub trait Hooks: Sync {
     fn after_gate(&self, _out_dir: &Path) {}
 }
 
+/// Told how a run goes, for people watching it (the CLI prints a line per step).
+pub trait Progress: Sync {
+    /// Step `index` of `total` (1-based; the observer's source retrieval is not counted)
+    /// is about to run.
+    fn step_started(&self, _step: &str, _index: usize, _total: usize) {}
+    /// The step ended after `took`; `ok` is whether it succeeded.
+    fn step_finished(&self, _step: &str, _took: Duration, _ok: bool) {}
+    /// All steps ran; the run waits for the log, then the gate.
+    fn attesting(&self) {}
+}
+
 /// Options of one run.
 pub struct RunOptions<'a> {
     /// The pipeline file.
@@ -75,6 +86,8 @@ pub struct RunOptions<'a> {
     pub hooks: Option<&'a dyn Hooks>,
     /// How the observer fetches the pins of `network: true` steps.
     pub fetch: FetchPolicy,
+    /// Where progress is reported (`None`: silent).
+    pub progress: Option<&'a dyn Progress>,
 }
 
 /// What one step did and cost.
@@ -285,9 +298,13 @@ fn run_steps<'s, 'e>(
     };
     attest_link(scope, opts.attestor, &source_link, links_dir, &mut o)?;
     {
-        for step in &p.steps {
+        let total = p.steps.len();
+        for (i, step) in p.steps.iter().enumerate() {
             if let Some(h) = opts.hooks {
                 h.before_step(&step.name, ws);
+            }
+            if let Some(pr) = opts.progress {
+                pr.step_started(&step.name, i + 1, total);
             }
             let t0 = Instant::now();
             let inputs = resolve_inputs(step, ws)?;
@@ -319,8 +336,13 @@ fn run_steps<'s, 'e>(
                 secrets: opts.secrets.clone(),
             };
             let t1 = Instant::now();
-            let outcome = sandbox::run(&spec)?;
+            let outcome = sandbox::run(&spec);
             let t2 = Instant::now();
+            if let Some(pr) = opts.progress {
+                let ok = outcome.as_ref().is_ok_and(|o| o.success);
+                pr.step_finished(&step.name, t2 - t1, ok);
+            }
+            let outcome = outcome?;
             if !outcome.success {
                 return Err(Error::StepFailed {
                     step: step.name.clone(),
@@ -610,6 +632,9 @@ fn finish<'s, 'e>(
     let prov_handle = scope.spawn(move || attestor.record(&env, "provenance"));
 
     // Wait for the log: links first (in step order), then the provenance.
+    if let Some(pr) = opts.progress {
+        pr.attesting();
+    }
     let wait = Instant::now();
     for (i, pnd) in o.pending.drain(..).enumerate() {
         let rec = pnd.handle.join().map_err(|_| Error::Signing {

@@ -27,6 +27,6 @@ mod workspace;
 
 pub use attestor::{Attestor, KeySigner, KeylessAttestor, Recorded};
 pub use error::Error;
-pub use factory::{Hooks, RunOptions, RunReport, StepReport, run};
+pub use factory::{Hooks, Progress, RunOptions, RunReport, StepReport, run};
 pub use gate::GateReport;
 pub use pipeline::Pipeline;

@@ -28,6 +28,7 @@ fn run_example() -> (common::Fixture, RunReport) {
         publish_dir: None,
         hooks: None,
         fetch: Default::default(),
+        progress: None,
     })
     .expect("example pipeline runs");
     (f, r)

@@ -64,6 +64,7 @@ impl Fixture {
             publish_dir: None,
             hooks: None,
             fetch: Default::default(),
+            progress: None,
         })
     }
 

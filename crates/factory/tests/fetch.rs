@@ -65,6 +65,7 @@ fn run(f: &common::Fixture, port: u16, pin_sha: &str, command: &str, allow_priva
             allow_private,
             ..FetchPolicy::default()
         },
+        progress: None,
     })
 }
 

@@ -164,6 +164,7 @@ fn key_directly_in_a_folder_the_sandbox_exposes_is_refused_before_running() {
         publish_dir: None,
         hooks: None,
         fetch: Default::default(),
+        progress: None,
     });
     assert!(matches!(r, Err(Error::SecretExposed { .. })), "{r:?}");
 }

@@ -120,6 +120,7 @@ fn run(
         publish_dir: Some(publish.to_path_buf()),
         hooks,
         fetch: Default::default(),
+        progress: None,
     })
 }
 
@@ -323,6 +324,7 @@ fn gated_pipeline_with_a_local_key_is_refused_before_any_step_runs() {
         publish_dir: None,
         hooks: None,
         fetch: Default::default(),
+        progress: None,
     });
     assert!(
         matches!(&r, Err(Error::Gate { check, .. }) if check == "configuration"),
@@ -613,6 +615,7 @@ fn a_source_folder_holding_the_stack_is_refused() {
         publish_dir: None,
         hooks: None,
         fetch: Default::default(),
+        progress: None,
     });
     assert!(
         matches!(&r, Err(Error::Source { reason }) if reason.contains("overlaps")),
@@ -631,6 +634,7 @@ fn a_source_folder_holding_the_stack_is_refused() {
         publish_dir: None,
         hooks: None,
         fetch: Default::default(),
+        progress: None,
     });
     r.expect("a project without the factory's state builds");
 }

@@ -29,6 +29,7 @@ fn run_protected(f: &common::Fixture, yaml: &str, protected: Vec<PathBuf>) -> Re
         publish_dir: None,
         hooks: None,
         fetch: Default::default(),
+        progress: None,
     })
     .map(|_| ())
 }
@@ -80,6 +81,7 @@ fn the_output_folder_and_the_key_file_are_always_protected() {
         publish_dir: None,
         hooks: None,
         fetch: Default::default(),
+        progress: None,
     })
     .map(|_| ());
     assert!(source_err(r).contains("overlaps"));
@@ -101,6 +103,7 @@ fn the_output_folder_and_the_key_file_are_always_protected() {
         publish_dir: None,
         hooks: None,
         fetch: Default::default(),
+        progress: None,
     })
     .map(|_| ());
     assert!(source_err(r).contains("overlaps"));
