@@ -216,6 +216,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("   transparency log {}", running.log_url);
     println!("   witness          {}", running.witness_url);
     println!("   CA, TSA, OIDC    {}", running.authority_url);
+    println!(
+        "   dev OIDC issuer  {} (on in the demo's stack only: it mints tokens for any subject)",
+        running.dev_issuer_url
+    );
 
     println!("\n== 2. Build examples/hello through the factory");
     let id = builder_id(TRUST_DOMAIN, &pipeline)?;

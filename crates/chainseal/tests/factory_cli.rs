@@ -8,19 +8,32 @@ fn chainseal() -> Command {
     Command::new(env!("CARGO_BIN_EXE_chainseal"))
 }
 
-/// The example without its gate, source made absolute, in `dir`.
+/// The example project copied into `dir/hello` with its pipeline minus the gate (a
+/// source must lie inside the pipeline's folder).
 fn ungated_example(dir: &Path) -> std::path::PathBuf {
     let ex =
         std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello"))
             .unwrap();
+    let copy = dir.join("hello");
+    copy_dir(&ex, &copy);
     let text = std::fs::read_to_string(ex.join("pipeline.yaml")).unwrap();
-    let text = text.split("\ngate:").next().unwrap().replace(
-        "source:\n  path: .",
-        &format!("source:\n  path: {}", ex.display()),
-    );
-    let p = dir.join("hello.yaml");
+    let text = text.split("\ngate:").next().unwrap().to_string();
+    let p = copy.join("hello.yaml");
     std::fs::write(&p, text).unwrap();
     p
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
 }
 
 #[test]

@@ -95,6 +95,31 @@ fn exit1(out: Output, what: &str) {
     assert_eq!(out.status.code(), Some(1), "{what}:\n{}", text(&out));
 }
 
+/// The factory's source tree digest of `dir`, computed by Python: SHA-256 of the RFC 8785
+/// JSON (for ASCII names: sorted keys, no spaces) of `[{"name": "source/<rel>", "sha256"}]`
+/// in name order.
+fn python_tree_digest(dir: &Path) -> String {
+    let script = r#"
+import hashlib, json, os, sys
+root = sys.argv[1]
+entries = []
+for d, _, files in os.walk(root):
+    for f in files:
+        p = os.path.join(d, f)
+        rel = os.path.relpath(p, root)
+        entries.append({"name": "source/" + rel, "sha256": hashlib.sha256(open(p, "rb").read()).hexdigest()})
+entries.sort(key=lambda e: e["name"].encode())
+print(hashlib.sha256(json.dumps(entries, sort_keys=True, separators=(",", ":")).encode()).hexdigest())
+"#;
+    let o = Command::new("python3")
+        .args(["-c", script])
+        .arg(dir)
+        .output()
+        .expect("python3 must be installed");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
 fn sha256_hex(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
@@ -609,19 +634,47 @@ fn oidc_token_for_the_factory_spiffe_id_signs_and_a_token_for_another_subject_is
     let authority = env.stack.join("authority");
     let trust = env.stack.join("client_trust_config.json");
     let pipeline = example_dir().join("pipeline.yaml");
+    // The CI's token binds the build it starts: the pipeline file's digest, the source
+    // folder and its tree digest (RFC 8785 JSON of name/sha256 pairs), computed here by
+    // Python, not by chainseal.
+    let tree = python_tree_digest(&example_dir());
+    let claims = [
+        format!("build_config_digest=sha256:{}", sha256_hex(&pipeline)),
+        format!("source_repository_uri=file://{}", example_dir().display()),
+        format!("source_repository_digest=sha256:{tree}"),
+    ];
     let token = |subject: &str| {
-        let t = ok(
-            chainseal! {"authority", "token", "--dir", &authority, "--subject", subject},
-            "chainseal authority token",
-        );
-        t.trim().to_string()
+        let mut c = cs();
+        c.args(["authority", "token", "--dir"])
+            .arg(&authority)
+            .args(["--subject", subject]);
+        for cl in &claims {
+            c.args(["--claim", cl]);
+        }
+        ok(run(&mut c), "chainseal authority token").trim().to_string()
     };
+    // A token that names the workload but binds no build is refused before any step.
+    let bare = ok(
+        chainseal! {"authority", "token", "--dir", &authority, "--subject", BUILDER},
+        "chainseal authority token",
+    );
+    let base = env.tmp.path().join("bare-token-run");
+    let o = chainseal! {
+        "factory", "run", &pipeline, "--trust-config", &trust,
+        "--identity-token", bare.trim(), "--certificate-oidc-issuer", &env.issuer,
+        "--out", base.join("out"), "--publish", base.join("pub")
+    };
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    exit1(o, "factory run with a token that binds no build");
+    assert!(err.contains("does not bind this build"), "{err}");
+    assert!(!base.join("out").exists());
     let base = env.tmp.path().join("token-run");
     let (out, publish) = (base.join("out"), base.join("pub"));
     ok(
         chainseal! {
             "factory", "run", &pipeline, "--trust-config", &trust,
-            "--identity-token", token(BUILDER), "--out", &out, "--publish", &publish
+            "--identity-token", token(BUILDER), "--certificate-oidc-issuer", &env.issuer,
+            "--out", &out, "--publish", &publish
         },
         "factory run with a token for its SPIFFE ID",
     );
@@ -653,7 +706,8 @@ fn oidc_token_for_the_factory_spiffe_id_signs_and_a_token_for_another_subject_is
     ok(
         chainseal! {
             "factory", "run", &pipeline, "--trust-config", &trust,
-            "--identity-token-file", &token_file, "--out", base.join("out"), "--publish", &publish
+            "--identity-token-file", &token_file, "--certificate-oidc-issuer", &env.issuer,
+            "--out", base.join("out"), "--publish", &publish
         },
         "factory run with a token file for its SPIFFE ID",
     );
@@ -663,7 +717,8 @@ fn oidc_token_for_the_factory_spiffe_id_signs_and_a_token_for_another_subject_is
     let (out, publish) = (base.join("out"), base.join("pub"));
     let o = chainseal! {
         "factory", "run", &pipeline, "--trust-config", &trust,
-        "--identity-token", token(OTHER), "--out", &out, "--publish", &publish
+        "--identity-token", token(OTHER), "--certificate-oidc-issuer", &env.issuer,
+        "--out", &out, "--publish", &publish
     };
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     exit1(o, "factory run with a token for another subject");
@@ -681,7 +736,7 @@ fn factory_verify_accepts_the_published_folder_and_refuses_a_swap_or_another_sou
     let verify = |dir: &Path, source: &Path| {
         chainseal! {
             "factory", "verify", dir, "--pipeline", &pipeline, "--trusted-root", &root,
-            "--source-uri", source, "--json"
+            "--source-uri", source, "--certificate-oidc-issuer", &env.issuer, "--json"
         }
     };
     let out = ok(

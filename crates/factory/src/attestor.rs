@@ -107,7 +107,10 @@ impl BuildClaims {
             .collect()
     }
 
-    /// Check that `cert` carries every claim as its extension, with the same value.
+    /// Check that `cert` binds this build: each of [`REQUIRED_BUILD_CLAIMS`] present with
+    /// this run's value, and every other build extension it carries equal to this run's
+    /// claim. (An issuer the factory controls sets them all; an external CI's token must
+    /// carry at least the required ones, which a consumer's verification requires too.)
     pub fn check_certificate(
         &self,
         cert: &chainseal_crypto::x509::Certificate,
@@ -115,27 +118,39 @@ impl BuildClaims {
         let ext = cert
             .fulcio_identity()
             .map_err(|e| format!("certificate extensions: {e}"))?;
-        for (name, value) in &self.0 {
-            let Some((_, arc)) = BUILD_CLAIM_ARCS.iter().find(|(n, _)| n == name) else {
-                return Err(format!("unknown build claim {name:?}"));
-            };
-            match ext.all.get(arc) {
-                Some(v) if v == value => {}
-                Some(v) => {
+        for (name, arc) in BUILD_CLAIM_ARCS {
+            let ours = self.0.get(name);
+            match (ext.all.get(&arc), ours) {
+                (Some(v), Some(want)) if v == want => {}
+                (Some(v), Some(want)) => {
                     return Err(format!(
-                        "the certificate's {name} (1.3.6.1.4.1.57264.1.{arc}) is {v:?}, this run's is {value:?}"
+                        "the certificate's {name} (1.3.6.1.4.1.57264.1.{arc}) is {v:?}, this run's is {want:?}"
                     ));
                 }
-                None => {
+                (Some(v), None) => {
                     return Err(format!(
-                        "the certificate does not bind this build: it has no {name} (1.3.6.1.4.1.57264.1.{arc}); the identity token must carry the build claims"
+                        "the certificate carries {name} (1.3.6.1.4.1.57264.1.{arc}) {v:?}, which this run does not have"
                     ));
                 }
+                (None, Some(want)) if REQUIRED_BUILD_CLAIMS.contains(&name) => {
+                    return Err(format!(
+                        "the certificate does not bind this build: it has no {name} (1.3.6.1.4.1.57264.1.{arc}), this run's is {want:?}; the identity token must carry the build claims"
+                    ));
+                }
+                (None, _) => {}
             }
         }
         Ok(())
     }
 }
+
+/// The build claims a run's certificate must carry: what was built (the pipeline file)
+/// from what (the source and its digest).
+pub const REQUIRED_BUILD_CLAIMS: [&str; 3] = [
+    "build_config_digest",
+    "source_repository_uri",
+    "source_repository_digest",
+];
 
 /// An [`Attestor`] over a local private key (PEM or securesystemslib JSON): DSSE only.
 pub struct KeySigner {
