@@ -110,6 +110,73 @@ pub struct Step {
     /// Timeout in seconds (default 600).
     #[serde(default)]
     pub timeout: Option<u64>,
+    /// Resource limits (defaults in the crate README).
+    #[serde(default)]
+    pub limits: StepLimits,
+}
+
+/// Per-step resource limits; each unset one takes the sandbox's default.
+///
+/// ```yaml
+/// limits: {memory: 2GiB, processes: 256, cpu: 300, out: 1GiB, tmp: 512MiB}
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepLimits {
+    /// Address space per process (`512MiB`, `4GiB`, or bytes).
+    #[serde(default)]
+    pub memory: Option<Size>,
+    /// Processes (and threads) the step may run at once.
+    #[serde(default)]
+    pub processes: Option<u64>,
+    /// CPU seconds per process.
+    #[serde(default)]
+    pub cpu: Option<u64>,
+    /// Total size of the step's `/out`.
+    #[serde(default)]
+    pub out: Option<Size>,
+    /// Size of the step's private `/tmp`.
+    #[serde(default)]
+    pub tmp: Option<Size>,
+}
+
+/// A size in bytes, written as a number or with a binary unit (`KiB`, `MiB`, `GiB`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(Size(n)),
+            Raw::S(s) => parse_size(&s).map(Size).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// `"512MiB"` → bytes. Units: none, `KiB`, `MiB`, `GiB`, `TiB` (binary).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("size {s:?}: expected a number with an optional unit (KiB, MiB, GiB)"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        u => return Err(format!("size {s:?}: unknown unit {u:?} (KiB, MiB, GiB, TiB)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
 /// A pinned dependency: the only things a fetching step may produce.
@@ -352,6 +419,20 @@ impl Pipeline {
             if s.timeout == Some(0) {
                 return Err(Error::pipeline(file, format!("{at}.timeout: must be > 0")));
             }
+            let l = &s.limits;
+            let zero = [
+                ("memory", l.memory.map(|v| v.0)),
+                ("processes", l.processes),
+                ("cpu", l.cpu),
+                ("out", l.out.map(|v| v.0)),
+                ("tmp", l.tmp.map(|v| v.0)),
+            ];
+            if let Some((name, _)) = zero.iter().find(|(_, v)| *v == Some(0)) {
+                return Err(Error::pipeline(
+                    file,
+                    format!("{at}.limits.{name}: must be > 0"),
+                ));
+            }
             if !seen.insert(s.name.clone()) {
                 return Err(Error::pipeline(
                     file,
@@ -422,6 +503,25 @@ steps:
         assert!(err(&y).contains(".."));
         let y = OK.replace("inputs: [source/hello.c]", "inputs: [/etc/passwd]");
         assert!(err(&y).contains("relative"));
+    }
+
+    #[test]
+    fn limits_parse_with_units_and_reject_zero_or_unknown_units() {
+        let y = |l: &str| {
+            format!(
+                "name: p\nsource: {{path: .}}\nsteps:\n  - {{name: b, command: [\"true\"], limits: {l}}}\n"
+            )
+        };
+        let p = Pipeline::from_yaml(&y("{memory: 2GiB, processes: 64, cpu: 30, out: 512MiB, tmp: 1048576}"), "t")
+            .unwrap();
+        let l = &p.steps[0].limits;
+        assert_eq!(l.memory, Some(Size(2 << 30)));
+        assert_eq!(l.processes, Some(64));
+        assert_eq!(l.out, Some(Size(512 << 20)));
+        assert_eq!(l.tmp, Some(Size(1 << 20)));
+        for bad in ["{memory: 2GB}", "{out: 0}", "{processes: 0}", "{disk: 1GiB}", "{tmp: lots}"] {
+            assert!(Pipeline::from_yaml(&y(bad), "t").is_err(), "{bad}");
+        }
     }
 
     #[test]
