@@ -590,6 +590,25 @@ fn check_validity(cert: &Certificate, role: &str, at_unix: i64) -> Result<(), Er
     Ok(())
 }
 
+/// A code-signing leaf must carry the keyUsage extension with `digitalSignature` set
+/// (Fulcio's profile; RFC 5280 §4.2.1.3).
+fn check_digital_signature(leaf: &Certificate) -> Result<(), Error> {
+    match leaf
+        .cert
+        .tbs_certificate()
+        .get_extension::<x509_cert::ext::pkix::KeyUsage>()
+        .map_err(parse_err("keyUsage"))?
+    {
+        Some((_, ku)) if ku.digital_signature() => Ok(()),
+        Some(_) => Err(path_err(
+            "key usage: the leaf certificate's keyUsage does not include digitalSignature",
+        )),
+        None => Err(path_err(
+            "key usage: the leaf certificate has no keyUsage extension (digitalSignature required)",
+        )),
+    }
+}
+
 /// Signature algorithms for path validation, all backed by aws-lc-rs. Named explicitly:
 /// with `ALL_VERIFICATION_ALGS`, a dependency enabling rustls-webpki's `ring` feature
 /// silently switched P-384 verification to ring's generic code, 2.5x slower.
@@ -620,7 +639,8 @@ static AWS_LC_VERIFICATION_ALGS: &[&dyn rustls_pki_types::SignatureVerificationA
 /// certificate valid at `at_unix` (hybrid model: the trust anchor too).
 ///
 /// Checks: validity of every certificate at `at_unix` (inclusive bounds); the leaf carries
-/// an extended key usage containing `purpose` and is not a CA; every CA certificate that
+/// an extended key usage containing `purpose` and is not a CA; a code-signing leaf has
+/// keyUsage `digitalSignature`; every CA certificate that
 /// restricts EKU allows `purpose`; signatures, BasicConstraints and name constraints
 /// (rustls-webpki). Returns the path used, leaf first, trust anchor last.
 pub fn verify_path(
@@ -648,6 +668,9 @@ pub fn verify_path(
                 "EKU missing: leaf certificate has no extended key usage ({purpose:?} required)"
             )));
         }
+    }
+    if purpose == KeyPurpose::CodeSigning {
+        check_digital_signature(leaf)?;
     }
     if trust_anchors.is_empty() {
         return Err(path_err("no trust anchors given"));

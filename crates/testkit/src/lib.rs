@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "bundle")]
+pub mod bundle;
 pub mod process;
 pub mod tessera;
 

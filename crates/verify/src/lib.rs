@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod input;
 mod policy;
 mod report;
 mod signer;

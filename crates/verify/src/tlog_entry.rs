@@ -31,7 +31,10 @@ pub(crate) struct VerifiedEntry<'t> {
     pub report: LogEntryReport,
     /// The integrated time, only when a signed entry timestamp proved it.
     pub integrated_time: Option<i64>,
-    pub log: &'t TrustedLog,
+    /// Every trusted-root log with the entry's log ID whose key verified the entry (a
+    /// trusted root may list one log ID several times, e.g. with successive `validFor`
+    /// periods); the entry's times must lie in the validity of one of them.
+    pub logs: Vec<&'t TrustedLog>,
 }
 
 fn err(check: Check, i: usize, reason: impl std::fmt::Display) -> Error {
@@ -56,22 +59,29 @@ impl NoteVerifier for LogNoteVerifier<'_> {
     }
 }
 
+/// Verify entry `i` against every trusted-root log carrying its log ID; it verifies if
+/// one of them accepts it. The error is the first log's.
 pub(crate) fn verify_entry<'t>(
     i: usize,
     entry: &TlogEntry,
     exp: &Expected<'_>,
     trust: &'t TrustMaterial,
 ) -> Result<VerifiedEntry<'t>, Error> {
-    let log = trust.tlog(&entry.log_id).ok_or_else(|| {
-        err(
+    let candidates: Vec<&TrustedLog> = trust
+        .tlogs
+        .iter()
+        .filter(|t| t.log_id == entry.log_id)
+        .collect();
+    if candidates.is_empty() {
+        return Err(err(
             Check::TlogEntry,
             i,
             format!(
                 "log ID {} is not a transparency log in the trusted root",
                 hex::encode(&entry.log_id)
             ),
-        )
-    })?;
+        ));
+    }
 
     // 1. The body the log committed to must describe exactly this bundle.
     let body =
@@ -82,8 +92,63 @@ pub(crate) fn verify_entry<'t>(
                 format!("{} {} body: {e}", entry.kind, entry.version),
             )
         })?;
+    check_kind(i, entry, &body)?;
     check_body(i, &body, exp)?;
 
+    let mut verified: Option<VerifiedEntry<'t>> = None;
+    let mut first_err = None;
+    for log in candidates {
+        match verify_with_log(i, entry, exp, &body, log) {
+            Ok(v) => match &mut verified {
+                None => verified = Some(v),
+                Some(done) => done.logs.push(log),
+            },
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match (verified, first_err) {
+        (Some(v), _) => Ok(v),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err(err(
+            Check::TlogEntry,
+            i,
+            "no trusted log verified the entry",
+        )),
+    }
+}
+
+/// The entry's `kindVersion` and the body's spec must name the same type: a
+/// `hashedrekord` 0.0.2 kind carrying a `dsseV002` spec (or the reverse) is refused.
+fn check_kind(i: usize, entry: &TlogEntry, body: &EntryBody) -> Result<(), Error> {
+    let (kind, version) = match body {
+        EntryBody::HashedRekordV001 { .. } => ("hashedrekord", "0.0.1"),
+        EntryBody::HashedRekordV002 { .. } => ("hashedrekord", "0.0.2"),
+        EntryBody::DsseV001 { .. } => ("dsse", "0.0.1"),
+        EntryBody::DsseV002 { .. } => ("dsse", "0.0.2"),
+        EntryBody::IntotoV002 { .. } => ("intoto", "0.0.2"),
+    };
+    if entry.kind != kind || entry.version != version {
+        return Err(err(
+            Check::TlogEntry,
+            i,
+            format!(
+                "kindVersion is {} {} but the body's spec is a {kind} {version} spec",
+                entry.kind, entry.version
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn verify_with_log<'t>(
+    i: usize,
+    entry: &TlogEntry,
+    exp: &Expected<'_>,
+    body: &EntryBody,
+    log: &'t TrustedLog,
+) -> Result<VerifiedEntry<'t>, Error> {
     // 2. Signed entry timestamp (Rekor v1 inclusion promise) proves the integrated time.
     let mut integrated_time = None;
     if let Some(set) = &entry.signed_entry_timestamp {
@@ -184,7 +249,11 @@ pub(crate) fn verify_entry<'t>(
                         "missing: an inclusion proof must come with a signed checkpoint",
                     )
                 })?;
-            let cp = verify_checkpoint(i, text, log)?;
+            let is_v2 = matches!(
+                body,
+                EntryBody::HashedRekordV002 { .. } | EntryBody::DsseV002 { .. }
+            );
+            let cp = verify_checkpoint(i, text, log, is_v2)?;
             if cp.size != size || cp.root_hash.as_slice() != computed.as_slice() {
                 return Err(err(
                     Check::InclusionProof,
@@ -227,15 +296,40 @@ pub(crate) fn verify_entry<'t>(
             checkpoint_origin,
         },
         integrated_time,
-        log,
+        logs: vec![log],
     })
 }
 
-/// Parse the checkpoint note and require a valid signature by this log's key; witness
-/// cosignatures and other unknown lines are ignored.
-fn verify_checkpoint(i: usize, text: &str, log: &TrustedLog) -> Result<Checkpoint, Error> {
+/// Parse the checkpoint note and require a valid signature by this log's key, under the
+/// log's key name; witness cosignatures and other unknown lines are ignored. The origin
+/// line must be the one this log writes: for Rekor v2 (C2SP tlog-checkpoint) the key name
+/// itself, i.e. the base URL's host and path; for Rekor v1 `<host> - <tree ID>` (or the
+/// bare host).
+fn verify_checkpoint(
+    i: usize,
+    text: &str,
+    log: &TrustedLog,
+    is_v2: bool,
+) -> Result<Checkpoint, Error> {
     let note = Note::parse(text.as_bytes()).map_err(|e| err(Check::Checkpoint, i, e))?;
     let cp = Checkpoint::parse(note.text()).map_err(|e| err(Check::Checkpoint, i, e))?;
+    if !origin_is_logs(&cp.origin, &log.note_name, is_v2) {
+        return Err(err(
+            Check::Checkpoint,
+            i,
+            format!(
+                "checkpoint origin {:?} is not log {}'s (expected {:?}{})",
+                cp.origin,
+                log.base_url,
+                log.note_name,
+                if is_v2 {
+                    ""
+                } else {
+                    " or \"<host> - <tree ID>\""
+                }
+            ),
+        ));
+    }
     let verifier = LogNoteVerifier { log };
     note.verify(&[&verifier]).map_err(|e| {
         err(
@@ -251,18 +345,35 @@ fn verify_checkpoint(i: usize, text: &str, log: &TrustedLog) -> Result<Checkpoin
     Ok(cp)
 }
 
-/// Does a PEM (certificate or public key) from a v1 body denote the signer?
+/// Is `origin` the checkpoint origin of the log whose key name is `name`?
+fn origin_is_logs(origin: &str, name: &str, is_v2: bool) -> bool {
+    if origin == name {
+        return true;
+    }
+    // Rekor v1 (Trillian) origins: "<hostname> - <tree ID>".
+    !is_v2
+        && origin
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(" - "))
+            .is_some_and(|tree| chainseal_tlog::checkpoint::parse_decimal(tree).is_some())
+}
+
+/// Does a PEM (certificate or public key) from a v1 body denote the signer? When the
+/// bundle carries a certificate the body must name that certificate (byte-equal DER): a
+/// body naming only its public key records no identity.
 fn pem_is_signer(pem: &[u8], signer: &Signer) -> bool {
     let Ok(text) = std::str::from_utf8(pem) else {
         return false;
     };
-    if text.contains("CERTIFICATE-----") {
-        match (&signer.cert, Certificate::from_pem(text)) {
-            (Some(leaf), Ok(c)) => c.der() == leaf.der(),
-            _ => false,
+    match &signer.cert {
+        Some(leaf) => {
+            text.contains("CERTIFICATE-----")
+                && Certificate::from_pem(text).is_ok_and(|c| c.der() == leaf.der())
         }
-    } else {
-        PublicKey::from_pem(text).is_ok_and(|k| k.spki_der() == signer.key.spki_der())
+        None => {
+            !text.contains("CERTIFICATE-----")
+                && PublicKey::from_pem(text).is_ok_and(|k| k.spki_der() == signer.key.spki_der())
+        }
     }
 }
 

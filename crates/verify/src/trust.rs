@@ -241,8 +241,38 @@ impl TrustMaterial {
         })
     }
 
-    /// The Rekor log with this log ID.
+    /// The first Rekor log with this log ID (a trusted root may list an ID more than once;
+    /// see [`TrustMaterial::tlogs_with_id`]).
     pub fn tlog(&self, log_id: &[u8]) -> Option<&TrustedLog> {
         self.tlogs.iter().find(|t| t.log_id == log_id)
+    }
+
+    /// Every Rekor log with this log ID, in trusted-root order.
+    pub fn tlogs_with_id<'a>(&'a self, log_id: &'a [u8]) -> impl Iterator<Item = &'a TrustedLog> {
+        self.tlogs.iter().filter(move |t| t.log_id == log_id)
+    }
+
+    /// The trust material used for certificate paths: each CA entry `[I1, …, In, R]` is
+    /// preceded by its shorter suffixes `[I2, …, R]`, …, `[R]` (same `validFor`), so that a
+    /// leaf issued by any certificate of the entry's chain — e.g. directly by the root of
+    /// a `[intermediate, root]` entry — validates through the fast "leaf → issuing CA"
+    /// path, exactly as full path building through the entry's chain would accept it.
+    pub(crate) fn for_certificate_paths(&self) -> TrustMaterial {
+        let mut cas = Vec::with_capacity(self.cas.len() * 2);
+        for ca in &self.cas {
+            for skip in (1..=ca.intermediates.len()).rev() {
+                cas.push(TrustedCa {
+                    intermediates: ca.intermediates[skip..].to_vec(),
+                    root: ca.root.clone(),
+                    valid_for: ca.valid_for,
+                    prevalidated: std::sync::OnceLock::new(),
+                });
+            }
+            cas.push(ca.clone());
+        }
+        TrustMaterial {
+            cas,
+            ..self.clone()
+        }
     }
 }

@@ -9,7 +9,9 @@ use chainseal_model::statement::Statement;
 use chainseal_model::trust::Timestamp;
 
 use crate::error::{Check, Error, short_hex};
-use crate::policy::Policy;
+use chainseal_crypto::x509::{Certificate, SubjectAltName};
+
+use crate::policy::{Matcher, Policy};
 use crate::report::{Report, TimestampReport};
 use crate::signer::{Signer, fmt_time};
 use crate::tlog_entry::{Expected, single_signature, verify_entry};
@@ -34,10 +36,46 @@ impl Artifact<'_> {
     }
 }
 
+/// Fulcio's username otherName SAN (`1.3.6.1.4.1.57264.1.7`).
+const OID_FULCIO_USERNAME: &str = "1.3.6.1.4.1.57264.1.7";
+
+/// The SAN values an identity may be matched against: email, URI and Fulcio's username
+/// otherName (as sigstore-go and sigstore-python do) — never DNS names, other otherName
+/// types or anything else the certificate happens to carry.
+fn identity_sans(leaf: &Certificate) -> Vec<String> {
+    leaf.subject_alt_names()
+        .into_iter()
+        .filter_map(|san| match san {
+            SubjectAltName::Email(s) | SubjectAltName::Uri(s) => Some(s),
+            SubjectAltName::OtherName {
+                type_id,
+                value: Some(v),
+            } if type_id == OID_FULCIO_USERNAME => Some(v),
+            _ => None,
+        })
+        .collect()
+}
+
+fn check_identity_san(leaf: &Certificate, identity: &Matcher) -> Result<(), Error> {
+    let sans = identity_sans(leaf);
+    if sans.iter().any(|s| identity.matches(s)) {
+        return Ok(());
+    }
+    Err(Error::new(
+        Check::Identity,
+        format!(
+            "no email, URI or Fulcio username SAN of the certificate ({sans:?}) matches {identity}"
+        ),
+    ))
+}
+
 /// Verifies bundles against parsed trust material. Cheap to share across threads.
 #[derive(Debug, Clone)]
 pub struct Verifier {
     trust: TrustMaterial,
+    /// `trust` with every CA chain's suffixes as CAs of their own, for certificate paths
+    /// (see `TrustMaterial::for_certificate_paths`).
+    paths: TrustMaterial,
 }
 
 /// How far an integrated time may lie in the future (clock skew between log and verifier).
@@ -46,7 +84,8 @@ const MAX_FUTURE_SKEW_SECS: i64 = 300;
 impl Verifier {
     /// A verifier that trusts exactly `trust`.
     pub fn new(trust: TrustMaterial) -> Self {
-        Verifier { trust }
+        let paths = trust.for_certificate_paths();
+        Verifier { trust, paths }
     }
 
     /// The trust material in use.
@@ -236,17 +275,23 @@ impl Verifier {
                 }
                 None => tsa_times.clone(),
             };
-            for t in entry_times {
-                if !e.log.valid_for.contains(Timestamp::from_unix(t)) {
-                    return Err(Error::new(
-                        Check::Time,
-                        format!(
-                            "tlogEntries[{i}]: time {} is outside the validity of log {} in the trusted root",
-                            fmt_time(t),
-                            e.log.base_url
-                        ),
-                    ));
-                }
+            // One trusted-root entry for this log ID whose key verified the entry must be
+            // valid at every one of the entry's times.
+            let covered = e.logs.iter().any(|log| {
+                entry_times
+                    .iter()
+                    .all(|&t| log.valid_for.contains(Timestamp::from_unix(t)))
+            });
+            if !covered {
+                let t = entry_times.first().copied().unwrap_or_default();
+                return Err(Error::new(
+                    Check::Time,
+                    format!(
+                        "tlogEntries[{i}]: time {} is outside the validity of log {} in the trusted root",
+                        fmt_time(t),
+                        e.logs.first().map_or("?", |l| l.base_url.as_str())
+                    ),
+                ));
             }
         }
         if times.is_empty() {
@@ -259,7 +304,10 @@ impl Verifier {
         times.dedup();
 
         // Certificate path, SCT and identity at every verified time.
-        signer.check_certificate(&times, &self.trust, policy)?;
+        signer.check_certificate(&times, &self.paths, policy)?;
+        if let (Some(leaf), Policy::Identity { identity, .. }) = (&signer.cert, policy) {
+            check_identity_san(leaf, identity)?;
+        }
         if signer.cert.is_some() {
             checks.extend([
                 "certificate chain".into(),

@@ -159,11 +159,21 @@ impl TimestampToken {
 
         let mut certificates = Vec::new();
         if let Some(set) = &signed_data.certificates {
-            for choice in set.0.iter() {
-                if let CertificateChoices::Certificate(c) = choice {
-                    let der = c.to_der().map_err(parse_err("embedded certificate"))?;
-                    certificates.push(Certificate::from_der(&der)?);
-                }
+            // Every embedded certificate must parse strictly: a damaged or foreign one is
+            // refused, never skipped.
+            for (k, choice) in set.0.iter().enumerate() {
+                let CertificateChoices::Certificate(c) = choice else {
+                    return Err(Error::TimestampParse {
+                        what: "embedded certificate",
+                        reason: format!("certificates[{k}] is not an X.509 certificate"),
+                    });
+                };
+                let der = c.to_der().map_err(parse_err("embedded certificate"))?;
+                let cert = Certificate::from_der(&der).map_err(|e| Error::TimestampParse {
+                    what: "embedded certificate",
+                    reason: format!("certificates[{k}]: {e}"),
+                })?;
+                certificates.push(cert);
             }
         }
 

@@ -22,9 +22,9 @@ use crate::x509::{Certificate, KeyPurpose, verify_path};
 /// trusted root.
 #[derive(Clone, Debug)]
 pub struct TrustedTsa {
-    /// The TSA certificate chain as listed in the trusted root: leaf first, root last. The
-    /// last certificate is the trust anchor; the others serve as intermediates (and as
-    /// candidates for the signer certificate when the token embeds none).
+    /// The TSA certificate chain as listed in the trusted root: the TSA's own (signing)
+    /// certificate first, root last. The last certificate is the trust anchor, the ones
+    /// between are intermediates; only the first may sign tokens.
     pub chain: Vec<Certificate>,
     /// Start of the TSA's `validFor` (Unix seconds, inclusive); `None` = unbounded.
     pub valid_from: Option<i64>,
@@ -74,13 +74,17 @@ struct PssParams {
 ///    (SHA-256/384/512) — [`Error::TimestampImprintMismatch`];
 /// 3. signed attributes are present, contentType is `id-ct-TSTInfo` and messageDigest is
 ///    the digest (SignerInfo digestAlgorithm) of the encapsulated TSTInfo bytes;
-/// 4. the signer certificate is found by the SignerInfo `sid` (issuer+serial or subject key
-///    identifier) among the embedded certificates and the trusted TSA chains;
-/// 5. the ESS signingCertificate(V2) attribute, when present, identifies that certificate;
+/// 4. for one trusted TSA entry `[leaf, intermediates…, root]`: the SignerInfo `sid`
+///    (issuer+serial or subject key identifier) names that entry's leaf, and every embedded
+///    certificate that names the signer or is an end-entity certificate is byte-equal to it
+///    (an embedded certificate is never a signer on its own);
+/// 5. the ESS signingCertificate(V2) attribute, when present, identifies that leaf;
 /// 6. the signature over the DER `SET OF` signed attributes verifies with its key;
-/// 7. the certificate chains to a trusted TSA's root **at genTime** with EKU timeStamping
-///    (embedded certificates may serve as intermediates, never as anchors);
-/// 8. genTime lies inside that TSA's `validFor` (closed interval).
+/// 7. the leaf's extended key usage is timeStamping alone and critical (RFC 3161 §2.3),
+///    and the leaf chains through **that entry's** chain to its root at genTime;
+/// 8. genTime lies inside **that entry's** `validFor` (closed interval).
+///
+/// Every entry is tried; the first that accepts the token decides `tsa_index`.
 pub fn verify_timestamp(
     token: &TimestampToken,
     signed_data: &[u8],
@@ -115,27 +119,17 @@ pub fn verify_timestamp(
     let ess_v2: Option<SigningCertificateV2> =
         attrs.optional(ID_AA_SIGNING_CERTIFICATE_V2, "signingCertificateV2")?;
 
-    // 4. Candidate signer certificates: embedded first, then the trusted chains.
-    let mut candidates: Vec<&Certificate> = Vec::new();
-    for cert in token
-        .certificates
-        .iter()
-        .chain(tsas.iter().flat_map(|t| t.chain.iter()))
-    {
-        if sid_matches(&si.sid, cert) && !candidates.iter().any(|c| c.der() == cert.der()) {
-            candidates.push(cert);
-        }
-    }
-    if candidates.is_empty() {
-        return Err(Error::TimestampSignerNotFound {
-            sid: describe_sid(&si.sid),
+    // 4.–8. for each trusted TSA: the signer must be that TSA's own leaf, and that TSA's
+    // chain and validity decide; report the failure of the TSA that got furthest.
+    if tsas.is_empty() {
+        return Err(Error::TimestampUntrustedChain {
+            gen_time: rfc3339(token.gen_time_unix()),
+            reason: "no trusted timestamp authority is configured".into(),
         });
     }
-
-    // 5.–8. for each candidate; report the failure of the candidate that got furthest.
     let mut best: Option<(u8, Error)> = None;
-    for cert in candidates {
-        match verify_with_signer(token, si, &attrs, cert, &ess_v1, &ess_v2, tsas) {
+    for (index, tsa) in tsas.iter().enumerate() {
+        match verify_with_tsa(token, si, &attrs, &ess_v1, &ess_v2, index, tsa) {
             Ok(v) => return Ok(v),
             Err((stage, e)) => {
                 if best.as_ref().is_none_or(|(s, _)| stage > *s) {
@@ -151,93 +145,135 @@ pub fn verify_timestamp(
         }))
 }
 
-fn verify_with_signer(
+/// id-ce-extKeyUsage.
+const OID_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+/// id-kp-timeStamping.
+const OID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+
+/// RFC 3161 §2.3: the TSA certificate carries exactly one extended key usage,
+/// id-kp-timeStamping, and the extension is critical.
+fn check_tsa_eku(leaf: &Certificate) -> Result<(), String> {
+    let ext = leaf
+        .inner()
+        .tbs_certificate()
+        .extensions()
+        .into_iter()
+        .flatten()
+        .find(|e| e.extn_id == OID_EXT_KEY_USAGE)
+        .ok_or("EKU missing: the TSA certificate has no extended key usage")?;
+    if !ext.critical {
+        return Err(
+            "the TSA certificate's extended key usage is not critical (RFC 3161 §2.3)".into(),
+        );
+    }
+    match leaf.extended_key_usage() {
+        Ok(Some(ekus)) if ekus.as_slice() == [OID_KP_TIME_STAMPING] => Ok(()),
+        Ok(Some(ekus)) => Err(format!(
+            "the TSA certificate's extended key usage must be timeStamping alone (RFC 3161 §2.3), found {}",
+            ekus.iter()
+                .map(|o| o.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Ok(None) => Err("EKU missing: the TSA certificate has no extended key usage".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Verify the token as issued by the trusted TSA `tsa` (entry `index`): its chain is
+/// `[leaf, intermediates…, root]` and only its leaf may have signed.
+fn verify_with_tsa(
     token: &TimestampToken,
     si: &SignerInfo,
     attrs: &SignedAttrs,
-    cert: &Certificate,
     ess_v1: &Option<SigningCertificate>,
     ess_v2: &Option<SigningCertificateV2>,
-    tsas: &[TrustedTsa],
+    index: usize,
+    tsa: &TrustedTsa,
 ) -> Result<VerifiedTimestamp, (u8, Error)> {
-    // 5. ESS signing certificate.
-    if let Some(v1) = ess_v1 {
-        check_ess_v1(v1, cert).map_err(|e| (1, e))?;
-    }
-    if let Some(v2) = ess_v2 {
-        check_ess_v2(v2, cert).map_err(|e| (1, e))?;
-    }
-    // 6. Signature over the signed attributes.
-    verify_signature(si, &attrs.raw, cert).map_err(|e| (2, e))?;
-
-    // 7.–8. Chain at genTime, then validFor.
     let gen_at = token.gen_time_unix();
     let gen_nanos = token.gen_time_nanos();
     let gen_str = rfc3339(gen_at);
-    if tsas.is_empty() {
-        return Err((
-            3,
+    let untrusted = |stage: u8, reason: String| {
+        (
+            stage,
             Error::TimestampUntrustedChain {
+                gen_time: gen_str.clone(),
+                reason: format!("TSA #{index}: {reason}"),
+            },
+        )
+    };
+    // The entry's chain: the TSA's own certificate first, the trust anchor last.
+    let [leaf, above @ ..] = tsa.chain.as_slice() else {
+        return Err(untrusted(0, "empty certificate chain".into()));
+    };
+    let Some((anchor, intermediates)) = above.split_last() else {
+        return Err(untrusted(
+            0,
+            "the chain lists no TSA certificate above its root (leaf first, root last)".into(),
+        ));
+    };
+    // 4. The signer is that leaf: identified by the sid, and never an embedded stand-in.
+    if !sid_matches(&si.sid, leaf) {
+        return Err(untrusted(
+            0,
+            format!(
+                "the token's signer ({}) is not this authority's TSA certificate {:?}",
+                describe_sid(&si.sid),
+                leaf.subject_string()
+            ),
+        ));
+    }
+    for (k, c) in token.certificates.iter().enumerate() {
+        if c.der() != leaf.der() && (sid_matches(&si.sid, c) || !c.is_ca()) {
+            return Err(untrusted(
+                1,
+                format!(
+                    "embedded certificate #{k} ({:?}) names the signer or is an end-entity certificate, but is not this authority's TSA certificate",
+                    c.subject_string()
+                ),
+            ));
+        }
+    }
+    // 5. ESS signing certificate.
+    if let Some(v1) = ess_v1 {
+        check_ess_v1(v1, leaf).map_err(|e| (1, e))?;
+    }
+    if let Some(v2) = ess_v2 {
+        check_ess_v2(v2, leaf).map_err(|e| (1, e))?;
+    }
+    // 6. Signature over the signed attributes.
+    verify_signature(si, &attrs.raw, leaf).map_err(|e| (2, e))?;
+
+    // 7. This entry's chain at genTime, EKU timeStamping critical and sole.
+    check_tsa_eku(leaf).map_err(|r| untrusted(3, r))?;
+    verify_path(
+        leaf,
+        intermediates,
+        std::slice::from_ref(anchor),
+        gen_at,
+        KeyPurpose::TimeStamping,
+    )
+    .map_err(|e| untrusted(3, e.to_string()))?;
+
+    // 8. This entry's validFor.
+    let before = tsa.valid_from.is_some_and(|from| gen_at < from);
+    let after = tsa
+        .valid_to
+        .is_some_and(|to| gen_at > to || (gen_at == to && gen_nanos > 0));
+    if before || after {
+        return Err((
+            4,
+            Error::TimestampOutsideTsaValidity {
                 gen_time: gen_str,
-                reason: "no trusted timestamp authority is configured".into(),
+                valid_from: tsa.valid_from.map_or_else(|| "-".into(), rfc3339),
+                valid_to: tsa.valid_to.map_or_else(|| "-".into(), rfc3339),
             },
         ));
     }
-    let mut chain_errors = Vec::new();
-    let mut validity_error = None;
-    for (index, tsa) in tsas.iter().enumerate() {
-        let Some((anchor, rest)) = tsa.chain.split_last() else {
-            chain_errors.push(format!("TSA #{index}: empty certificate chain"));
-            continue;
-        };
-        let mut intermediates: Vec<Certificate> = rest
-            .iter()
-            .filter(|c| c.der() != cert.der())
-            .cloned()
-            .collect();
-        intermediates.extend(
-            token
-                .certificates
-                .iter()
-                .filter(|c| c.der() != cert.der() && c.der() != anchor.der())
-                .cloned(),
-        );
-        if let Err(e) = verify_path(
-            cert,
-            &intermediates,
-            std::slice::from_ref(anchor),
-            gen_at,
-            KeyPurpose::TimeStamping,
-        ) {
-            chain_errors.push(format!("TSA #{index}: {e}"));
-            continue;
-        }
-        let before = tsa.valid_from.is_some_and(|from| gen_at < from);
-        let after = tsa
-            .valid_to
-            .is_some_and(|to| gen_at > to || (gen_at == to && gen_nanos > 0));
-        if before || after {
-            validity_error.get_or_insert(Error::TimestampOutsideTsaValidity {
-                gen_time: gen_str.clone(),
-                valid_from: tsa.valid_from.map_or_else(|| "-".into(), rfc3339),
-                valid_to: tsa.valid_to.map_or_else(|| "-".into(), rfc3339),
-            });
-            continue;
-        }
-        return Ok(VerifiedTimestamp {
-            gen_time_unix: gen_at,
-            tsa_index: index,
-        });
-    }
-    Err(match validity_error {
-        Some(e) => (4, e),
-        None => (
-            3,
-            Error::TimestampUntrustedChain {
-                gen_time: gen_str,
-                reason: chain_errors.join("; "),
-            },
-        ),
+    Ok(VerifiedTimestamp {
+        gen_time_unix: gen_at,
+        tsa_index: index,
     })
 }
 
