@@ -22,6 +22,7 @@ fn verifier() -> &'static (Verifier, Policy) {
                 "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main".into(),
             ),
             issuer: Matcher::Exact("https://token.actions.githubusercontent.com".into()),
+            extensions: Vec::new(),
         };
         (Verifier::new(trust), policy)
     })

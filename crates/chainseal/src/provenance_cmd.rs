@@ -4,11 +4,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use chainseal_crypto::keys::{PrivateKey, sha256};
+use chainseal_provenance::binding::normalize_sha256;
 use chainseal_provenance::vsa::{self, VsaPolicy, VsaPredicate, VsaVerifier};
 use chainseal_provenance::{Options, verify_provenance};
 use chainseal_verify::{TrustMaterial, Verifier};
+
+use crate::verify_cmd::CertificateExtensionArgs;
 
 /// Verify SLSA provenance for artifacts (slsa-verifier's flags).
 #[derive(Debug, clap::Args)]
@@ -30,6 +33,25 @@ pub struct VerifyProvenanceArgs {
     /// Expected source branch, e.g. `main`.
     #[arg(long)]
     pub source_branch: Option<String>,
+    /// Expected tag as a semantic version prefix, e.g. `v1.2` (matches `v1.2.x`), `v1`
+    /// (matches `v1.x.y`) (slsa-verifier's flag).
+    #[arg(long, value_name = "SEMVER")]
+    pub source_versioned_tag: Option<String>,
+    /// The OIDC issuer the signing certificate must name. Required for a chainseal
+    /// factory builder (the stack's issuer, e.g. `$(cat stack/authority/url)`): it is
+    /// pinned by the verifier, never read from the certificate.
+    #[arg(long, value_name = "URL")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// The pipeline file a chainseal factory build must have run (its SHA-256 must be the
+    /// provenance's and the certificate's); required for factory builders.
+    #[arg(long, value_name = "FILE", conflicts_with = "pipeline_digest")]
+    pub pipeline: Option<PathBuf>,
+    /// The same as --pipeline, by digest: `sha256:<hex>`.
+    #[arg(long, value_name = "sha256:HEX")]
+    pub pipeline_digest: Option<String>,
+    /// Fulcio extensions the signing certificate must carry (exact values).
+    #[command(flatten)]
+    pub extensions: CertificateExtensionArgs,
     /// Print the verified statement JSON on stdout.
     #[arg(long, conflicts_with = "json")]
     pub print_provenance: bool,
@@ -62,11 +84,25 @@ pub fn run(args: VerifyProvenanceArgs) -> anyhow::Result<ExitCode> {
     let verifier = Verifier::new(trust);
     let provenance = std::fs::read(&args.provenance_path)
         .with_context(|| format!("reading {}", args.provenance_path.display()))?;
+    let pipeline_sha256 = match (&args.pipeline, &args.pipeline_digest) {
+        (Some(p), _) => Some(hex::encode(sha256(
+            &std::fs::read(p).with_context(|| format!("reading --pipeline {}", p.display()))?,
+        ))),
+        (None, Some(d)) => match normalize_sha256(d) {
+            Some(hex) if d.starts_with("sha256:") => Some(hex),
+            _ => bail!("--pipeline-digest {d:?} is not sha256:<64 hex>"),
+        },
+        (None, None) => None,
+    };
     let opts = Options {
         source_uri: args.source_uri.clone(),
         builder_id: args.builder_id.clone(),
         source_tag: args.source_tag.clone(),
         source_branch: args.source_branch.clone(),
+        source_versioned_tag: args.source_versioned_tag.clone(),
+        certificate_oidc_issuer: args.certificate_oidc_issuer.clone(),
+        pipeline_sha256,
+        certificate_extensions: args.extensions.requirements(),
         allow_e2e_main_ref: false,
     };
     let mut verified = Vec::new();

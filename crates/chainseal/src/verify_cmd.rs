@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chainseal_crypto::keys::PublicKey;
-use chainseal_verify::{Artifact, Matcher, Policy, Report, TrustMaterial, Verifier};
+use chainseal_verify::{
+    Artifact, ExtensionRequirement, Matcher, Policy, Report, TrustMaterial, Verifier,
+};
 use clap::Args;
 use sha2::{Digest, Sha256};
 
@@ -31,16 +33,10 @@ pub struct VerifyArgs {
     /// Expected identity as a regular expression (unanchored, as in cosign: use ^…$).
     #[arg(long, value_name = "REGEX")]
     pub certificate_identity_regexp: Option<String>,
-    /// Expected OIDC issuer of the signing certificate.
-    #[arg(
-        long,
-        value_name = "URL",
-        conflicts_with = "certificate_oidc_issuer_regexp"
-    )]
-    pub certificate_oidc_issuer: Option<String>,
-    /// Expected OIDC issuer as a regular expression (unanchored, as in cosign).
-    #[arg(long, value_name = "REGEX")]
-    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// The OIDC issuer and Fulcio extensions the certificate must carry (boxed: they are
+    /// many, and every command enum holds these flags).
+    #[command(flatten)]
+    pub certificate: Box<CertificateArgs>,
     /// Verify a managed-key bundle with this PEM public key instead of an identity.
     #[arg(long, value_name = "PEM", conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"])]
     pub key: Option<PathBuf>,
@@ -53,6 +49,175 @@ pub struct VerifyArgs {
     /// Print a machine-readable report on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What the signing certificate must name besides its identity.
+#[derive(Args, Debug)]
+pub struct CertificateArgs {
+    /// Expected OIDC issuer of the signing certificate.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Expected OIDC issuer as a regular expression (unanchored, as in cosign).
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Fulcio extensions the signing certificate must carry (exact values).
+    #[command(flatten)]
+    pub extensions: CertificateExtensionArgs,
+}
+
+/// The `--certificate-*` extension flags: (flag, Fulcio arc, value name, help).
+const EXTENSION_FLAGS: [(&str, u32, &str, &str); 15] = [
+    (
+        "certificate-build-signer-uri",
+        9,
+        "URI",
+        "Required BuildSignerURI (.1.9), e.g. the builder's workflow or spiffe://…/factory/<p>",
+    ),
+    (
+        "certificate-build-signer-digest",
+        10,
+        "DIGEST",
+        "Required BuildSignerDigest (.1.10)",
+    ),
+    (
+        "certificate-runner-environment",
+        11,
+        "ENV",
+        "Required RunnerEnvironment (.1.11), e.g. github-hosted or chainseal-factory",
+    ),
+    (
+        "certificate-source-repository-uri",
+        12,
+        "URI",
+        "Required SourceRepositoryURI (.1.12), e.g. https://github.com/o/r",
+    ),
+    (
+        "certificate-source-repository-digest",
+        13,
+        "DIGEST",
+        "Required SourceRepositoryDigest (.1.13), e.g. the commit",
+    ),
+    (
+        "certificate-source-repository-ref",
+        14,
+        "REF",
+        "Required SourceRepositoryRef (.1.14), e.g. refs/tags/v1.2.3",
+    ),
+    (
+        "certificate-build-config-uri",
+        18,
+        "URI",
+        "Required BuildConfigURI (.1.18)",
+    ),
+    (
+        "certificate-build-config-digest",
+        19,
+        "DIGEST",
+        "Required BuildConfigDigest (.1.19), e.g. sha256:<hex> of a factory pipeline file",
+    ),
+    (
+        "certificate-build-trigger",
+        20,
+        "TRIGGER",
+        "Required BuildTrigger (.1.20), e.g. push",
+    ),
+    (
+        "certificate-run-invocation-uri",
+        21,
+        "URI",
+        "Required RunInvocationURI (.1.21)",
+    ),
+    (
+        "certificate-github-workflow-trigger",
+        2,
+        "TRIGGER",
+        "cosign: required GitHub workflow trigger (.1.2), e.g. push",
+    ),
+    (
+        "certificate-github-workflow-sha",
+        3,
+        "SHA",
+        "cosign: required GitHub workflow commit SHA (.1.3)",
+    ),
+    (
+        "certificate-github-workflow-name",
+        4,
+        "NAME",
+        "cosign: required GitHub workflow name (.1.4)",
+    ),
+    (
+        "certificate-github-workflow-repository",
+        5,
+        "REPO",
+        "cosign: required GitHub workflow repository (.1.5), e.g. owner/repo",
+    ),
+    (
+        "certificate-github-workflow-ref",
+        6,
+        "REF",
+        "cosign: required GitHub workflow ref (.1.6), e.g. refs/heads/main",
+    ),
+];
+
+/// Fulcio certificate extensions (`1.3.6.1.4.1.57264.1.N`) the signing certificate must
+/// carry with exactly the given value: cosign's `--certificate-github-workflow-*` flags
+/// (the deprecated `.1.2`–`.1.6`) and the generic build extensions, each named for the
+/// extension it matches ([`EXTENSION_FLAGS`]). Absent or different: verification fails
+/// naming the extension. Parsed by hand into one list (fifteen `Option<String>` fields
+/// would make every command enum holding these flags large).
+#[derive(Debug, Default, Clone)]
+pub struct CertificateExtensionArgs {
+    required: Vec<ExtensionRequirement>,
+}
+
+impl CertificateExtensionArgs {
+    /// The requirements, in arc order.
+    pub fn requirements(&self) -> Vec<ExtensionRequirement> {
+        self.required.clone()
+    }
+}
+
+impl clap::FromArgMatches for CertificateExtensionArgs {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut required: Vec<ExtensionRequirement> = EXTENSION_FLAGS
+            .iter()
+            .filter_map(|(flag, arc, _, _)| {
+                m.get_one::<String>(flag)
+                    .map(|v| ExtensionRequirement::new(*arc, v.clone()))
+            })
+            .collect();
+        required.sort_by_key(|r| r.arc);
+        Ok(Self { required })
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for CertificateExtensionArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        EXTENSION_FLAGS
+            .iter()
+            .fold(cmd, |cmd, (flag, _, value_name, help)| {
+                cmd.arg(
+                    clap::Arg::new(*flag)
+                        .long(*flag)
+                        .value_name(*value_name)
+                        .help(*help)
+                        .action(clap::ArgAction::Set),
+                )
+            })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 /// The artifact as given: a file, or `sha256:<hex>` when no such file exists.
@@ -121,7 +286,17 @@ pub fn load_trust(trusted_root: Option<&Path>) -> anyhow::Result<TrustMaterial> 
 
 /// Build the identity policy from the flags.
 pub fn policy_from(args: &VerifyArgs) -> anyhow::Result<Policy> {
+    let cert = &args.certificate;
+    let extensions = cert.extensions.requirements();
     if let Some(key) = &args.key {
+        if cert.certificate_oidc_issuer.is_some()
+            || cert.certificate_oidc_issuer_regexp.is_some()
+            || !extensions.is_empty()
+        {
+            bail!(
+                "--key verifies a managed-key bundle, which has no certificate: it cannot be combined with --certificate-oidc-issuer[-regexp] or a --certificate-* extension flag"
+            );
+        }
         let pem = std::fs::read_to_string(key).with_context(|| format!("key {}", key.display()))?;
         let key =
             PublicKey::from_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
@@ -138,14 +313,18 @@ pub fn policy_from(args: &VerifyArgs) -> anyhow::Result<Policy> {
         ),
     };
     let issuer = match (
-        &args.certificate_oidc_issuer,
-        &args.certificate_oidc_issuer_regexp,
+        &cert.certificate_oidc_issuer,
+        &cert.certificate_oidc_issuer_regexp,
     ) {
         (Some(s), None) => Matcher::Exact(s.clone()),
         (None, Some(r)) => Matcher::regex(r)?,
         _ => bail!("give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp"),
     };
-    Ok(Policy::Identity { identity, issuer })
+    Ok(Policy::Identity {
+        identity,
+        issuer,
+        extensions,
+    })
 }
 
 /// Verify; print the outcome; exit 0 only if every check passed.

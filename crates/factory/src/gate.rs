@@ -366,6 +366,7 @@ pub fn check(input: &GateInput<'_>) -> Result<GateReport, Error> {
     let policy = Policy::Identity {
         identity: Matcher::Exact(identity.clone()),
         issuer: Matcher::Exact(issuer.clone()),
+        extensions: Vec::new(),
     };
     // The provenance's key, and each link's: all certified for this identity (a long
     // run renews its key before a certificate expires).

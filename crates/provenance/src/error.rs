@@ -31,6 +31,16 @@ pub enum Check {
     SourceTag,
     /// The source ref is not `--source-branch` (as for [`Check::SourceTag`]).
     SourceBranch,
+    /// The source ref is not a tag `refs/tags/<semver>` agreeing with every component of
+    /// `--source-versioned-tag` (slsa-verifier's semver prefix match).
+    SourceVersionedTag,
+    /// A chainseal factory provenance was not built from the pipeline file the verifier
+    /// names (`--pipeline` / `--pipeline-digest`), or none was named.
+    Pipeline,
+    /// A chainseal factory certificate's Fulcio build extensions are absent or disagree
+    /// with the provenance's claims (pipeline digest, source URI/digest/ref, invocation,
+    /// builder), or a certificate extension the verifier requires is absent or different.
+    CertificateExtension,
     /// The artifact's SHA-256 is not a subject of the statement.
     Subject,
     /// The statement is not SLSA provenance (v0.2 or v1), or is malformed.
@@ -53,6 +63,9 @@ impl fmt::Display for Check {
             Check::SourceUri => "source uri",
             Check::SourceTag => "source tag",
             Check::SourceBranch => "source branch",
+            Check::SourceVersionedTag => "source versioned tag",
+            Check::Pipeline => "pipeline",
+            Check::CertificateExtension => "certificate extension",
             Check::Subject => "artifact subject",
             Check::PredicateType => "predicate type",
             Check::Vsa => "vsa",

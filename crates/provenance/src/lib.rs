@@ -14,11 +14,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod binding;
 pub mod builder;
 mod error;
 pub mod input;
 pub mod slsa;
 mod verify;
+pub mod versioned_tag;
 pub mod vsa;
 
 pub use builder::{BuilderKind, VerifiedBuilder};

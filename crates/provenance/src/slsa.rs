@@ -233,6 +233,28 @@ impl Provenance {
         }
     }
 
+    /// v1 `buildDefinition.externalParameters` at the JSON pointer `ptr` (e.g.
+    /// `/pipeline/digest/sha256`). `None` for v0.2 or when absent.
+    pub fn external_parameter(&self, ptr: &str) -> Option<&Value> {
+        match self {
+            Self::V02(_) => None,
+            Self::V1(p) => p.build_definition.external_parameters.pointer(ptr),
+        }
+    }
+
+    /// v1 `runDetails.metadata.invocationId`, when a string.
+    pub fn invocation_id(&self) -> Option<&str> {
+        match self {
+            Self::V02(_) => None,
+            Self::V1(p) => p
+                .run_details
+                .metadata
+                .as_ref()
+                .and_then(|m| m.get("invocationId"))
+                .and_then(Value::as_str),
+        }
+    }
+
     /// The event's base ref (`refs/heads/…`) for a tag push, from the builder-written
     /// environment: the branch a tag was created from.
     pub fn base_ref(&self) -> Option<String> {

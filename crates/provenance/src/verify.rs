@@ -5,8 +5,9 @@ use chainseal_crypto::keys::sha256;
 use chainseal_crypto::x509::{Certificate, FulcioExtensions, SubjectAltName};
 use chainseal_model::bundle::{Bundle, Content};
 use chainseal_model::statement::Statement;
-use chainseal_verify::{Artifact, Matcher, Policy, Report, Verifier};
+use chainseal_verify::{Artifact, ExtensionRequirement, Matcher, Policy, Report, Verifier};
 
+use crate::binding::{SourceClaims, check_build_binding, check_pipeline};
 use crate::builder::{
     FACTORY_IDENTITY_REGEX, GITHUB_ACTIONS_ISSUER, VerifiedBuilder, is_factory_identity,
     verify_builder, verify_factory_builder,
@@ -16,6 +17,7 @@ use crate::input::{Attestation, parse_provenance};
 use crate::slsa::{
     Provenance, normalize_repo, normalize_source_uri, source_uri_matches, split_source_revision,
 };
+use crate::versioned_tag::versioned_tag_matches;
 
 /// What the caller expects (slsa-verifier's flags).
 #[derive(Debug, Clone, Default)]
@@ -30,6 +32,22 @@ pub struct Options {
     pub source_tag: Option<String>,
     /// `--source-branch`, e.g. `main`.
     pub source_branch: Option<String>,
+    /// `--source-versioned-tag`, e.g. `v1.2`: the built tag `refs/tags/<t>` must be a
+    /// semantic version agreeing with every component given (slsa-verifier's semver
+    /// prefix match, see [`crate::versioned_tag`]).
+    pub source_versioned_tag: Option<String>,
+    /// `--certificate-oidc-issuer`: the OIDC issuer the signing certificate must name.
+    /// Required for a chainseal factory (the stack's issuer, e.g. `stack/authority/url`):
+    /// it is configured by the verifier, never read from the certificate. For GitHub
+    /// builders it may only be GitHub Actions' issuer.
+    pub certificate_oidc_issuer: Option<String>,
+    /// `--pipeline FILE` (its SHA-256) or `--pipeline-digest sha256:HEX`: the pipeline
+    /// file a chainseal factory must have run (required for factory builders); hex, with or
+    /// without `sha256:`.
+    pub pipeline_sha256: Option<String>,
+    /// Further Fulcio extensions the signing certificate must carry with exact values
+    /// (`--certificate-source-repository-uri`, `--certificate-github-workflow-ref`, …).
+    pub certificate_extensions: Vec<ExtensionRequirement>,
     /// Accept slsa-github-generator builders at `@refs/heads/main` for the generator's own
     /// e2e repositories (slsa-verifier's testing mode). Off for users.
     pub allow_e2e_main_ref: bool,
@@ -137,23 +155,45 @@ fn signer_kind(cert: &Certificate) -> SignerKind {
     }
 }
 
-/// The certificate's OIDC issuer extension, which a factory certificate must carry.
-fn factory_issuer(cert: &Certificate) -> Result<String, Error> {
-    let ext = cert.fulcio_identity().map_err(|e| {
+/// The OIDC issuer a factory certificate must name: configured by the verifier
+/// (`--certificate-oidc-issuer`), never read from the certificate.
+fn pinned_factory_issuer(opts: &Options) -> Result<&str, Error> {
+    opts.certificate_oidc_issuer
+        .as_deref()
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| {
+            Error::new(
+                Check::BuilderIdentity,
+                "a chainseal factory's OIDC issuer is configured by the verifier, never read from the certificate: pass --certificate-oidc-issuer URL (the stack's issuer, e.g. $(cat stack/authority/url))",
+            )
+        })
+}
+
+fn fulcio(cert: &Certificate) -> Result<FulcioExtensions, Error> {
+    cert.fulcio_identity().map_err(|e| {
         Error::new(
             Check::BuilderIdentity,
             format!("certificate extensions: {e}"),
         )
-    })?;
-    ext.issuer()
-        .filter(|i| !i.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| {
-            Error::new(
-                Check::BuilderIdentity,
-                "the factory certificate carries no OIDC issuer extension",
-            )
-        })
+    })
+}
+
+/// The certificate's OIDC issuer extension must be the pinned one.
+fn check_factory_issuer(ext: &FulcioExtensions, opts: &Options) -> Result<(), Error> {
+    let pinned = pinned_factory_issuer(opts)?;
+    match ext.issuer().filter(|i| !i.is_empty()) {
+        Some(i) if i == pinned => Ok(()),
+        Some(i) => Err(Error::new(
+            Check::BuilderIdentity,
+            format!(
+                "the factory certificate's OIDC issuer is {i:?}, --certificate-oidc-issuer is {pinned:?}"
+            ),
+        )),
+        None => Err(Error::new(
+            Check::BuilderIdentity,
+            "the factory certificate carries no OIDC issuer extension",
+        )),
+    }
 }
 
 /// The factory identity of a certificate: its one and only SAN, a URI
@@ -170,20 +210,40 @@ fn factory_identity(cert: &Certificate) -> Result<String, Error> {
     }
 }
 
-/// The Sigstore policy for `kind`. GitHub: any GitHub workflow identity with GitHub's
-/// issuer (the SLSA checks decide which workflows are trusted). Factory: a SPIFFE
-/// factory identity with the (required) issuer the certificate names.
-fn policy_for(kind: SignerKind, cert: Option<&Certificate>) -> Result<Policy, Error> {
-    Ok(match (kind, cert) {
-        (SignerKind::Factory, Some(cert)) => Policy::Identity {
+/// The Sigstore policy for `kind`, with the caller's extension requirements. GitHub:
+/// any GitHub workflow identity with GitHub's issuer (the SLSA checks decide which
+/// workflows are trusted). Factory: a SPIFFE factory identity with the issuer the
+/// verifier pinned (`--certificate-oidc-issuer`, required).
+fn policy_for(kind: SignerKind, opts: &Options) -> Result<Policy, Error> {
+    let extensions = opts.certificate_extensions.clone();
+    Ok(match kind {
+        SignerKind::Factory => Policy::Identity {
             identity: Matcher::regex(FACTORY_IDENTITY_REGEX)?,
-            issuer: Matcher::Exact(factory_issuer(cert)?),
+            issuer: Matcher::Exact(pinned_factory_issuer(opts)?.to_string()),
+            extensions,
         },
-        _ => Policy::Identity {
-            identity: Matcher::regex("^https://github\\.com/")?,
-            issuer: Matcher::Exact(GITHUB_ACTIONS_ISSUER.to_string()),
-        },
+        SignerKind::GitHub => {
+            check_github_issuer(opts)?;
+            Policy::Identity {
+                identity: Matcher::regex("^https://github\\.com/")?,
+                issuer: Matcher::Exact(GITHUB_ACTIONS_ISSUER.to_string()),
+                extensions,
+            }
+        }
     })
+}
+
+/// GitHub provenance is signed by GitHub Actions' issuer; a pinned other issuer fails.
+fn check_github_issuer(opts: &Options) -> Result<(), Error> {
+    match opts.certificate_oidc_issuer.as_deref() {
+        Some(i) if i != GITHUB_ACTIONS_ISSUER => Err(Error::new(
+            Check::BuilderIdentity,
+            format!(
+                "the provenance is signed by a GitHub Actions workflow (issuer {GITHUB_ACTIONS_ISSUER:?}), --certificate-oidc-issuer is {i:?}"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The SLSA checks on a signature-verified attestation, for the signer's kind.
@@ -194,6 +254,10 @@ fn check_slsa(
     artifact_sha256: &str,
     opts: &Options,
 ) -> Result<(Provenance, VerifiedBuilder, SourceFacts), Error> {
+    // The caller's extension requirements (also in the Sigstore policy; checked here too
+    // so a bare envelope, which never meets the policy's last step, reports them).
+    chainseal_verify::check_extensions(&fulcio(cert)?, &opts.certificate_extensions)
+        .map_err(|e| Error::new(Check::CertificateExtension, e.reason))?;
     match kind {
         SignerKind::GitHub => check_github(cert, statement, artifact_sha256, opts),
         SignerKind::Factory => check_factory(cert, statement, artifact_sha256, opts),
@@ -211,11 +275,12 @@ fn check_subject(statement: &Statement, artifact_sha256: &str) -> Result<(), Err
     }
 }
 
-/// The SLSA checks for a chainseal factory: builder (`--builder-id` required and equal
-/// to the certificate's SPIFFE id, provenance `builder.id` equal to it, factory
-/// `buildType`), source (`--source-uri` against the signed
-/// `externalParameters.source.uri`, which the trusted builder computed itself), subject,
-/// then tag and branch against the source URI's revision.
+/// The SLSA checks for a chainseal factory: builder (the certificate's issuer is the
+/// pinned one, `--builder-id` required and equal to the certificate's SPIFFE id,
+/// provenance `builder.id` equal to it, factory `buildType`), source (`--source-uri`
+/// against the signed `externalParameters.source.uri`, which the trusted builder computed
+/// itself), subject, pipeline (`--pipeline`), the certificate's build extensions against
+/// the provenance ([`crate::binding`]), then tag and branch against the source ref.
 fn check_factory(
     cert: &Certificate,
     statement: &Statement,
@@ -223,7 +288,8 @@ fn check_factory(
     opts: &Options,
 ) -> Result<(Provenance, VerifiedBuilder, SourceFacts), Error> {
     let identity = factory_identity(cert)?;
-    factory_issuer(cert)?;
+    let ext = fulcio(cert)?;
+    check_factory_issuer(&ext, opts)?;
     let provenance = Provenance::parse(&statement.predicate_type, statement.predicate.as_ref())?;
     if !matches!(provenance, Provenance::V1(_)) {
         return Err(Error::new(
@@ -237,6 +303,18 @@ fn check_factory(
     let builder = verify_factory_builder(&identity, opts.builder_id.as_deref(), &provenance)?;
     let source = check_factory_source(&provenance, opts)?;
     check_subject(statement, artifact_sha256)?;
+    let pipeline = check_pipeline(&provenance, opts.pipeline_sha256.as_deref())?;
+    check_build_binding(
+        &ext,
+        &provenance,
+        &pipeline,
+        SourceClaims {
+            uri_without_revision: &source.uri,
+            git: source.uri.starts_with("git+"),
+            // Only a full ref is bound (a short revision of an older factory is not).
+            git_ref: source.git_ref.as_deref().filter(|r| r.starts_with("refs/")),
+        },
+    )?;
     check_factory_revision(source.git_ref.as_deref(), opts)?;
     Ok((provenance, builder, source))
 }
@@ -269,17 +347,39 @@ fn check_factory_source(provenance: &Provenance, opts: &Options) -> Result<Sourc
             .unwrap_or(uri),
         None => uri,
     };
+    // `source.ref`, when the factory recorded one, must be the URI's revision.
+    let git_ref = match provenance.external_parameter("/source/ref") {
+        None | Some(serde_json::Value::Null) => revision.map(str::to_string),
+        Some(serde_json::Value::String(r)) if Some(r.as_str()) == revision => Some(r.clone()),
+        Some(r) => {
+            return Err(Error::new(
+                Check::SourceUri,
+                format!(
+                    "the factory provenance's source.ref {r} disagrees with the revision {revision:?} of its source.uri {uri:?}"
+                ),
+            ));
+        }
+    };
     Ok(SourceFacts {
         repo: normalize_source_uri(uri),
         uri: without_rev.to_string(),
-        git_ref: revision.map(str::to_string),
+        git_ref,
     })
 }
 
-/// `--source-tag T` wants the revision `T` or `refs/tags/T`; `--source-branch B` wants `B`
-/// or `refs/heads/B`. A revision that is a full ref (`refs/…`) must be of the asked-for
-/// kind. A source without a revision (`file://`) meets neither.
-fn check_factory_revision(revision: Option<&str>, opts: &Options) -> Result<(), Error> {
+/// `--source-tag T` passes only when the factory built the full ref `refs/tags/T`,
+/// `--source-branch B` only for `refs/heads/B`, `--source-versioned-tag V` only for a tag
+/// `refs/tags/<semver>` agreeing with `V`. A revision that is not a full ref (a bare
+/// commit, or a short name as older factories recorded it) and a source without a
+/// revision (`file://`) meet none of them.
+fn check_factory_revision(git_ref: Option<&str>, opts: &Options) -> Result<(), Error> {
+    let built = || match git_ref {
+        None => "no ref (not a git source, or a bare commit)".to_string(),
+        Some(r) if !r.starts_with("refs/") => {
+            format!("revision {r:?}, which is not a full ref (neither a tag nor a branch)")
+        }
+        Some(r) => format!("{r:?}"),
+    };
     let wants = [
         (&opts.source_tag, "refs/tags/", Check::SourceTag, "tag"),
         (
@@ -291,29 +391,35 @@ fn check_factory_revision(revision: Option<&str>, opts: &Options) -> Result<(), 
     ];
     for (want, prefix, check, what) in wants {
         let Some(want) = want else { continue };
-        // A short revision (`v1`, `main`) is compared as written; a full ref must be of the
-        // asked-for kind (`refs/tags/v1` is never a branch).
-        let full = if want.starts_with(prefix) {
-            want.clone()
-        } else {
-            format!("{prefix}{want}")
-        };
-        let ok = !want.is_empty()
-            && revision.is_some_and(|r| r == full || (!r.starts_with("refs/") && r == want));
-        if !ok {
+        let full = format!("{prefix}{want}");
+        if want.is_empty() || git_ref != Some(full.as_str()) {
             return Err(Error::new(
                 check,
-                format!(
-                    "expected {what} {want:?}, the factory built revision {}",
-                    revision.map_or_else(
-                        || "none (not a git source)".to_string(),
-                        |r| format!("{r:?}")
-                    )
-                ),
+                format!("expected {what} {full:?}, the factory built {}", built()),
             ));
         }
     }
+    if let Some(want) = &opts.source_versioned_tag {
+        check_versioned_tag(git_ref, want, "the factory built")?;
+    }
     Ok(())
+}
+
+/// `--source-versioned-tag`: `git_ref` must be `refs/tags/<semver>` agreeing with `want`.
+fn check_versioned_tag(git_ref: Option<&str>, want: &str, whose: &str) -> Result<(), Error> {
+    let fail = |why: String| {
+        Err(Error::new(
+            Check::SourceVersionedTag,
+            format!("expected a tag matching {want:?}, {whose} {git_ref:?}: {why}"),
+        ))
+    };
+    match git_ref.and_then(|r| r.strip_prefix("refs/tags/")) {
+        Some(tag) => match versioned_tag_matches(tag, want) {
+            Ok(()) => Ok(()),
+            Err(why) => fail(why),
+        },
+        None => fail("not a tag (refs/tags/…)".into()),
+    }
 }
 
 /// The SLSA checks for GitHub provenance, in slsa-verifier's order: builder identity,
@@ -324,6 +430,7 @@ fn check_github(
     artifact_sha256: &str,
     opts: &Options,
 ) -> Result<(Provenance, VerifiedBuilder, SourceFacts), Error> {
+    check_github_issuer(opts)?;
     let id = cert_identity(cert)?;
     let provenance = Provenance::parse(&statement.predicate_type, statement.predicate.as_ref())?;
     let caller = id.repo.strip_prefix("github.com/").unwrap_or(&id.repo);
@@ -368,6 +475,9 @@ fn check_github(
                 ),
             ));
         }
+    }
+    if let Some(want) = &opts.source_versioned_tag {
+        check_versioned_tag(id.git_ref.as_deref(), want, "the certificate's ref is")?;
     }
     if let Some(branch) = &opts.source_branch {
         let want = format!("refs/heads/{branch}");
@@ -428,7 +538,7 @@ fn verify_one(
     // GitHub policy applies and the verifier reports what is wrong with the key material.
     let unverified = leaf_certificate(&att.bundle).ok();
     let kind = unverified.as_ref().map_or(SignerKind::GitHub, signer_kind);
-    let policy = policy_for(kind, unverified.as_ref())?;
+    let policy = policy_for(kind, opts)?;
     let report = match verifier.verify(&att.bundle, Artifact::Sha256(artifact_sha256), &policy) {
         Ok(r) => r,
         Err(e) if att.bare_envelope && e.check == chainseal_verify::Check::TlogEntry => {
@@ -506,474 +616,4 @@ pub fn verify_provenance(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use chainseal_authority::ca::Ca;
-    use chainseal_authority::certs::{self, OID_KP_CODE_SIGNING, San, Template};
-    use chainseal_authority::ct::CtLog;
-    use chainseal_authority::oidc::Identity;
-    use chainseal_crypto::keys::{KeyKind, PrivateKey};
-    use chainseal_model::statement::{ResourceDescriptor, STATEMENT_V1};
-
-    use super::*;
-    use crate::builder::{BuilderKind, FACTORY_BUILD_TYPE};
-    use crate::slsa::{PROVENANCE_V1, PROVENANCE_V02};
-
-    const FACTORY_ID: &str = "spiffe://chainseal.local/factory/hello";
-    const DEV_ISSUER: &str = "http://127.0.0.1:38555";
-    const GIT_SOURCE: &str = "git+https://github.com/o/r.git@v1.0.0";
-
-    fn now() -> i64 {
-        i64::try_from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-        )
-        .unwrap()
-    }
-
-    fn p256() -> PrivateKey {
-        PrivateKey::generate(KeyKind::EcdsaP256).unwrap()
-    }
-
-    /// A leaf from chainseal's own CA (root, intermediate, embedded SCT), exactly as the
-    /// authority issues it for an OIDC identity with a URI subject.
-    fn ca_leaf(san: &str, issuer: &str) -> Certificate {
-        ca_leaf_and_key(san, issuer).0
-    }
-
-    fn ca_leaf_and_key(san: &str, issuer: &str) -> (Certificate, PrivateKey) {
-        let t = now();
-        let root_key = p256();
-        let root = certs::self_signed_ca(&root_key, "CN=chainseal test root", t - 60, 1).unwrap();
-        let int_key = p256();
-        let int = certs::intermediate_ca(
-            &int_key,
-            "CN=chainseal test intermediate",
-            &root,
-            &root_key,
-            t - 60,
-            Some(OID_KP_CODE_SIGNING),
-        )
-        .unwrap();
-        let ca = Ca::new(root, int, int_key, Arc::new(CtLog::new(p256()).unwrap())).unwrap();
-        let identity = Identity {
-            issuer: issuer.into(),
-            subject: san.into(),
-            email: None,
-            san: San::Uri(san.into()),
-        };
-        let leaf_key = p256();
-        let leaf = ca
-            .issue(leaf_key.public_key().spki_der(), &identity, t)
-            .unwrap()
-            .leaf;
-        (leaf, leaf_key)
-    }
-
-    /// A leaf with the given SAN and (optional) Fulcio issuer extensions, for shapes the
-    /// CA would not issue.
-    fn custom_leaf(san: &San, issuer: Option<&str>) -> Certificate {
-        let t = now();
-        let ca_key = p256();
-        let mut extensions = vec![
-            certs::key_usage(false).unwrap(),
-            certs::extended_key_usage(OID_KP_CODE_SIGNING, false).unwrap(),
-            certs::subject_alt_name(san).unwrap(),
-        ];
-        if let Some(i) = issuer {
-            extensions.extend(certs::fulcio_issuer(i).unwrap());
-        }
-        let template = Template {
-            serial: certs::random_serial().unwrap(),
-            subject: certs::name("").unwrap(),
-            not_before: t,
-            not_after: t + 600,
-            spki_der: p256().public_key().spki_der().to_vec(),
-            extensions,
-        };
-        certs::issue(&template, &certs::name("CN=test ca").unwrap(), &ca_key).unwrap()
-    }
-
-    fn artifact() -> String {
-        hex::encode(sha256(b"hello artifact"))
-    }
-
-    /// The statement `chainseal factory run` writes, for `artifact()`.
-    fn factory_statement(builder_id: &str, source_uri: &str) -> Statement {
-        let predicate = serde_json::json!({
-            "buildDefinition": {
-                "buildType": FACTORY_BUILD_TYPE,
-                "externalParameters": {
-                    "pipeline": {"name": "hello", "path": "pipeline.yaml", "digest": {"sha256": "ab".repeat(32)}},
-                    "source": {"uri": source_uri, "digest": {"sha256": "cd".repeat(32)}},
-                },
-                "internalParameters": {"trustDomain": "chainseal.local", "steps": []},
-                "resolvedDependencies": [],
-            },
-            "runDetails": {
-                "builder": {"id": builder_id, "version": {"chainseal-factory": "0.1.0"}},
-                "metadata": {"invocationId": "inv-1", "startedOn": "2026-01-01T00:00:00Z", "finishedOn": "2026-01-01T00:00:01Z"},
-                "byproducts": [],
-            },
-        });
-        Statement {
-            type_: STATEMENT_V1.into(),
-            subject: vec![ResourceDescriptor {
-                name: "hello".into(),
-                digest: [("sha256".to_string(), artifact())].into(),
-                ..ResourceDescriptor::default()
-            }],
-            predicate_type: PROVENANCE_V1.into(),
-            predicate: Some(predicate),
-        }
-    }
-
-    fn opts(source: &str) -> Options {
-        Options {
-            source_uri: source.into(),
-            builder_id: Some(FACTORY_ID.into()),
-            ..Options::default()
-        }
-    }
-
-    fn check(cert: &Certificate, st: &Statement, o: &Options) -> Result<SourceFacts, Error> {
-        check_slsa(signer_kind(cert), cert, st, &artifact(), o).map(|(_, b, s)| {
-            assert_eq!(b.kind, BuilderKind::Factory);
-            s
-        })
-    }
-
-    #[test]
-    fn chainseal_ca_factory_certificate_selects_factory_policy_with_its_issuer() {
-        let cert = ca_leaf(FACTORY_ID, DEV_ISSUER);
-        assert_eq!(signer_kind(&cert), SignerKind::Factory);
-        let Policy::Identity { identity, issuer } =
-            policy_for(SignerKind::Factory, Some(&cert)).unwrap()
-        else {
-            panic!("not an identity policy")
-        };
-        assert!(identity.matches(FACTORY_ID));
-        assert!(issuer.matches(DEV_ISSUER));
-        // The factory policy admits neither GitHub workflows nor other SPIFFE workloads.
-        assert!(
-            !identity.matches("https://github.com/o/r/.github/workflows/b.yml@refs/tags/v1.0.0")
-        );
-        assert!(!identity.matches("spiffe://chainseal.local/workload/hello"));
-        assert!(!identity.matches("spiffe://chainseal.local/factory/hello/x"));
-        assert!(!issuer.matches(GITHUB_ACTIONS_ISSUER));
-    }
-
-    #[test]
-    fn github_workflow_certificate_keeps_the_github_only_policy() {
-        let wf = "https://github.com/o/r/.github/workflows/b.yml@refs/tags/v1.0.0";
-        let cert = custom_leaf(&San::Uri(wf.into()), Some(GITHUB_ACTIONS_ISSUER));
-        assert_eq!(signer_kind(&cert), SignerKind::GitHub);
-        let email = custom_leaf(&San::Email("a@example.com".into()), Some(DEV_ISSUER));
-        assert_eq!(signer_kind(&email), SignerKind::GitHub);
-        let Policy::Identity { identity, issuer } =
-            policy_for(SignerKind::GitHub, Some(&cert)).unwrap()
-        else {
-            panic!("not an identity policy")
-        };
-        assert!(identity.matches(wf));
-        assert!(!identity.matches(FACTORY_ID));
-        assert!(issuer.matches(GITHUB_ACTIONS_ISSUER));
-        assert!(!issuer.matches(DEV_ISSUER));
-    }
-
-    #[test]
-    fn rejects_factory_certificate_without_oidc_issuer() {
-        let cert = custom_leaf(&San::Uri(FACTORY_ID.into()), None);
-        assert_eq!(signer_kind(&cert), SignerKind::Factory);
-        let e = policy_for(SignerKind::Factory, Some(&cert)).unwrap_err();
-        assert_eq!(e.check, Check::BuilderIdentity, "{e}");
-        let e = check(
-            &cert,
-            &factory_statement(FACTORY_ID, GIT_SOURCE),
-            &opts("github.com/o/r"),
-        )
-        .err()
-        .unwrap();
-        assert_eq!(e.check, Check::BuilderIdentity, "{e}");
-    }
-
-    #[test]
-    fn rejects_factory_certificate_whose_spiffe_id_is_not_a_factory_pipeline() {
-        let id = "spiffe://chainseal.local/workload/hello";
-        let cert = ca_leaf(id, DEV_ISSUER);
-        let o = Options {
-            builder_id: Some(id.into()),
-            ..opts("github.com/o/r")
-        };
-        let e = check(&cert, &factory_statement(id, GIT_SOURCE), &o)
-            .err()
-            .unwrap();
-        assert_eq!(e.check, Check::BuilderIdentity, "{e}");
-    }
-
-    #[test]
-    fn accepts_factory_provenance_for_subject_built_from_expected_source() {
-        let cert = ca_leaf(FACTORY_ID, DEV_ISSUER);
-        let s = check(
-            &cert,
-            &factory_statement(FACTORY_ID, GIT_SOURCE),
-            &opts("github.com/o/r"),
-        )
-        .unwrap();
-        assert_eq!(s.repo, "github.com/o/r");
-        assert_eq!(s.uri, "git+https://github.com/o/r.git");
-        assert_eq!(s.git_ref.as_deref(), Some("v1.0.0"));
-        let s = check(
-            &cert,
-            &factory_statement(FACTORY_ID, "file:///work/x"),
-            &opts("/work/x"),
-        )
-        .unwrap();
-        assert_eq!(s.repo, "/work/x");
-        assert_eq!(s.uri, "file:///work/x");
-        assert_eq!(s.git_ref, None);
-    }
-
-    #[test]
-    fn rejects_factory_provenance_whose_builder_id_differs_from_certificate() {
-        let cert = ca_leaf(FACTORY_ID, DEV_ISSUER);
-        // --builder-id names another pipeline.
-        let o = Options {
-            builder_id: Some("spiffe://chainseal.local/factory/other".into()),
-            ..opts("github.com/o/r")
-        };
-        let e = check(&cert, &factory_statement(FACTORY_ID, GIT_SOURCE), &o)
-            .err()
-            .unwrap();
-        assert_eq!(e.check, Check::BuilderId, "{e}");
-        // --builder-id missing.
-        let o = Options {
-            builder_id: None,
-            ..opts("github.com/o/r")
-        };
-        let e = check(&cert, &factory_statement(FACTORY_ID, GIT_SOURCE), &o)
-            .err()
-            .unwrap();
-        assert_eq!(e.check, Check::BuilderId, "{e}");
-        // The provenance claims a builder the certificate does not name, even when
-        // --builder-id names that claimed builder.
-        let claimed = "spiffe://chainseal.local/factory/release";
-        let o = Options {
-            builder_id: Some(claimed.into()),
-            ..opts("github.com/o/r")
-        };
-        let e = check(&cert, &factory_statement(claimed, GIT_SOURCE), &o)
-            .err()
-            .unwrap();
-        assert_eq!(e.check, Check::BuilderId, "{e}");
-        let e = check(
-            &cert,
-            &factory_statement(claimed, GIT_SOURCE),
-            &opts("github.com/o/r"),
-        )
-        .err()
-        .unwrap();
-        assert_eq!(e.check, Check::BuilderId, "{e}");
-    }
-
-    #[test]
-    fn rejects_factory_provenance_from_other_source() {
-        let cert = ca_leaf(FACTORY_ID, DEV_ISSUER);
-        let st = factory_statement(FACTORY_ID, GIT_SOURCE);
-        for src in ["github.com/evil/r", "github.com/o/r2", "/work/x"] {
-            let e = check(&cert, &st, &opts(src)).err().unwrap();
-            assert_eq!(e.check, Check::SourceUri, "{e}");
-            assert!(
-                e.reason.contains(src) && e.reason.contains(GIT_SOURCE),
-                "{e}"
-            );
-        }
-        let st = factory_statement(FACTORY_ID, "file:///work/x");
-        let e = check(&cert, &st, &opts("/work/y")).err().unwrap();
-        assert_eq!(e.check, Check::SourceUri, "{e}");
-    }
-
-    #[test]
-    fn rejects_factory_provenance_without_source_uri() {
-        let cert = ca_leaf(FACTORY_ID, DEV_ISSUER);
-        let mut st = factory_statement(FACTORY_ID, GIT_SOURCE);
-        if let Some(p) = st.predicate.as_mut() {
-            p["buildDefinition"]["externalParameters"]["source"] = serde_json::json!({});
-        }
-        let e = check(&cert, &st, &opts("github.com/o/r")).err().unwrap();
-        assert_eq!(e.check, Check::SourceUri, "{e}");
-    }
-
-    #[test]
-    fn rejects_factory_provenance_with_foreign_build_type() {
-        let cert = ca_leaf(FACTORY_ID, DEV_ISSUER);
-        let mut st = factory_statement(FACTORY_ID, GIT_SOURCE);
-        if let Some(p) = st.predicate.as_mut() {
-            p["buildDefinition"]["buildType"] =
-                "https://actions.github.io/buildtypes/workflow/v1".into();
-        }
-        let e = check(&cert, &st, &opts("github.com/o/r")).err().unwrap();
-        assert_eq!(e.check, Check::BuildType, "{e}");
-    }
-
-    #[test]
-    fn rejects_factory_signed_provenance_that_is_not_slsa_v1() {
-        let cert = ca_leaf(FACTORY_ID, DEV_ISSUER);
-        let mut st = factory_statement(FACTORY_ID, GIT_SOURCE);
-        st.predicate_type = PROVENANCE_V02.into();
-        st.predicate = Some(serde_json::json!({
-            "builder": {"id": FACTORY_ID},
-            "buildType": FACTORY_BUILD_TYPE,
-            "invocation": {"configSource": {"uri": GIT_SOURCE}},
-        }));
-        let e = check(&cert, &st, &opts("github.com/o/r")).err().unwrap();
-        assert_eq!(e.check, Check::PredicateType, "{e}");
-    }
-
-    #[test]
-    fn rejects_factory_provenance_for_artifact_not_a_subject() {
-        let cert = ca_leaf(FACTORY_ID, DEV_ISSUER);
-        let st = factory_statement(FACTORY_ID, GIT_SOURCE);
-        let other = hex::encode(sha256(b"another artifact"));
-        let e = check_slsa(
-            SignerKind::Factory,
-            &cert,
-            &st,
-            &other,
-            &opts("github.com/o/r"),
-        )
-        .err()
-        .unwrap();
-        assert_eq!(e.check, Check::Subject, "{e}");
-    }
-
-    #[test]
-    fn accepts_factory_source_tag_and_branch_matching_revision() {
-        let cert = ca_leaf(FACTORY_ID, DEV_ISSUER);
-        for (rev, tag) in [
-            ("v1.0.0", "v1.0.0"),
-            ("refs/tags/v1.0.0", "v1.0.0"),
-            ("refs/tags/v1.0.0", "refs/tags/v1.0.0"),
-        ] {
-            let st = factory_statement(FACTORY_ID, &format!("git+https://github.com/o/r@{rev}"));
-            let o = Options {
-                source_tag: Some(tag.into()),
-                ..opts("github.com/o/r")
-            };
-            check(&cert, &st, &o).unwrap();
-        }
-        for (rev, branch) in [("main", "main"), ("refs/heads/release/1", "release/1")] {
-            let st = factory_statement(FACTORY_ID, &format!("git+https://github.com/o/r@{rev}"));
-            let o = Options {
-                source_branch: Some(branch.into()),
-                ..opts("github.com/o/r")
-            };
-            check(&cert, &st, &o).unwrap();
-        }
-    }
-
-    #[test]
-    fn rejects_factory_source_tag_or_branch_not_the_revision() {
-        let cert = ca_leaf(FACTORY_ID, DEV_ISSUER);
-        let tagged = factory_statement(FACTORY_ID, "git+https://github.com/o/r@refs/tags/v1.0.0");
-        for tag in ["v1.0.1", "v1", "refs/heads/v1.0.0", ""] {
-            let o = Options {
-                source_tag: Some(tag.into()),
-                ..opts("github.com/o/r")
-            };
-            let e = check(&cert, &tagged, &o).err().unwrap();
-            assert_eq!(e.check, Check::SourceTag, "{tag}: {e}");
-        }
-        // A tag is not a branch, and a branch not a tag.
-        for branch in ["v1.0.0", "refs/tags/v1.0.0"] {
-            let o = Options {
-                source_branch: Some(branch.into()),
-                ..opts("github.com/o/r")
-            };
-            assert_eq!(
-                check(&cert, &tagged, &o).err().unwrap().check,
-                Check::SourceBranch,
-                "{branch}"
-            );
-        }
-        let branch = factory_statement(FACTORY_ID, "git+https://github.com/o/r@refs/heads/main");
-        let o = Options {
-            source_tag: Some("main".into()),
-            ..opts("github.com/o/r")
-        };
-        assert_eq!(
-            check(&cert, &branch, &o).err().unwrap().check,
-            Check::SourceTag
-        );
-    }
-
-    #[test]
-    fn rejects_factory_tag_or_branch_for_source_without_revision() {
-        let cert = ca_leaf(FACTORY_ID, DEV_ISSUER);
-        let st = factory_statement(FACTORY_ID, "file:///work/x");
-        let o = Options {
-            source_tag: Some("v1.0.0".into()),
-            ..opts("/work/x")
-        };
-        assert_eq!(check(&cert, &st, &o).err().unwrap().check, Check::SourceTag);
-        let o = Options {
-            source_branch: Some("main".into()),
-            ..opts("/work/x")
-        };
-        assert_eq!(
-            check(&cert, &st, &o).err().unwrap().check,
-            Check::SourceBranch
-        );
-    }
-
-    /// A bare DSSE envelope line (`.intoto.jsonl`) signed by a factory leaf, carrying
-    /// its certificate; it has no log entry, so it can pass every check but the log's.
-    fn factory_envelope(statement: &Statement) -> Vec<u8> {
-        use base64::Engine as _;
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let (leaf, key) = ca_leaf_and_key(FACTORY_ID, DEV_ISSUER);
-        let payload = serde_json::to_vec(statement).unwrap();
-        let pae = chainseal_model::dsse::pae(chainseal_model::dsse::INTOTO_PAYLOAD_TYPE, &payload);
-        let line = serde_json::json!({
-            "payloadType": chainseal_model::dsse::INTOTO_PAYLOAD_TYPE,
-            "payload": b64.encode(&payload),
-            "signatures": [{"sig": b64.encode(key.sign(&pae).unwrap()), "cert": certs::pem(&leaf)}],
-        });
-        let mut out = serde_json::to_vec(&line).unwrap();
-        out.push(b'\n');
-        out
-    }
-
-    fn verify_envelope(envelope: &[u8], o: &Options) -> Error {
-        let verifier = Verifier::new(chainseal_verify::TrustMaterial::public_good().unwrap());
-        let digest: [u8; 32] = sha256(b"hello artifact");
-        verify_provenance(&verifier, envelope, digest, o).unwrap_err()
-    }
-
-    #[test]
-    fn factory_envelope_passing_every_factory_rule_still_needs_a_log_entry() {
-        let env = factory_envelope(&factory_statement(FACTORY_ID, GIT_SOURCE));
-        let e = verify_envelope(&env, &opts("github.com/o/r"));
-        assert_eq!(e.check, Check::Signature, "{e}");
-        assert_eq!(
-            e.sigstore_check,
-            Some(chainseal_verify::Check::TlogEntry),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn factory_envelope_is_judged_by_factory_rules_not_github_ones() {
-        let env = factory_envelope(&factory_statement(FACTORY_ID, GIT_SOURCE));
-        let o = Options {
-            builder_id: Some("spiffe://chainseal.local/factory/other".into()),
-            ..opts("github.com/o/r")
-        };
-        assert_eq!(verify_envelope(&env, &o).check, Check::BuilderId);
-        let e = verify_envelope(&env, &opts("github.com/evil/r"));
-        assert_eq!(e.check, Check::SourceUri, "{e}");
-    }
-}
+mod tests;

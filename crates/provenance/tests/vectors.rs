@@ -583,3 +583,105 @@ fn emitted_vsa_round_trips_and_tampering_fails() {
         Check::Vsa
     );
 }
+
+// ---- --source-versioned-tag (slsa-verifier's semver prefix match) ----
+
+fn versioned(v: &str) -> Options {
+    Options {
+        builder_id: Some(DELEGATOR_ID.into()),
+        source_versioned_tag: Some(v.into()),
+        ..opts("github.com/slsa-framework/example-package")
+    }
+}
+
+#[test]
+fn versioned_tag_prefix_of_the_built_tag_passes() {
+    // The delegator vector was built from refs/tags/v14 (v14.0.0 in semver terms).
+    for v in ["v14", "v14.0", "v14.0.0", "14"] {
+        run(
+            "gha_delegator/v2.1.0/binary-linux-amd64-push-v14.build.slsa",
+            file_digest("gha_delegator/v2.1.0/binary-linux-amd64-push-v14"),
+            &versioned(v),
+        )
+        .unwrap_or_else(|e| panic!("{v}: {e}"));
+    }
+    let o = Options {
+        builder_id: Some(MAVEN_ID.into()),
+        ..versioned("v14")
+    };
+    run(
+        "gha_maven/v2.1.0/binary-linux-amd64-push-v14.build.slsa",
+        file_digest("gha_maven/v2.1.0/binary-linux-amd64-push-v14"),
+        &o,
+    )
+    .unwrap();
+}
+
+#[test]
+fn versioned_tag_disagreeing_with_the_built_tag_fails_source_versioned_tag() {
+    for v in [
+        "v13",
+        "v15",
+        "v1",
+        "v14.1",
+        "v14.0.1",
+        "v14.0.0-rc.1",
+        "latest",
+        "",
+    ] {
+        fails(
+            run(
+                "gha_delegator/v2.1.0/binary-linux-amd64-push-v14.build.slsa",
+                file_digest("gha_delegator/v2.1.0/binary-linux-amd64-push-v14"),
+                &versioned(v),
+            ),
+            Check::SourceVersionedTag,
+        );
+    }
+    // A branch build (workflow_dispatch on main) has no tag.
+    let o = Options {
+        source_versioned_tag: Some("v1".into()),
+        ..opts("github.com/slsa-framework/example-package")
+    };
+    fails(
+        run(
+            "gha_generic/v2.1.0/binary-linux-amd64-workflow_dispatch.intoto.jsonl",
+            digest_hex(GENERIC_V210_DIGEST),
+            &o,
+        ),
+        Check::SourceVersionedTag,
+    );
+}
+
+#[test]
+fn versioned_tag_on_bare_envelope_passes_the_slsa_checks_or_fails_them() {
+    // annotated-tag was built from refs/tags/v1.5.0; offline it can only be rejected, for
+    // the missing log entry when the tag matches, for the tag when it does not.
+    for v in ["v1", "v1.5", "v1.5.0"] {
+        let o = Options {
+            source_versioned_tag: Some(v.into()),
+            ..opts("github.com/asraa/slsa-on-github-test")
+        };
+        let e = run(
+            "annotated-tag.intoto.jsonl",
+            file_digest("annotated-tag"),
+            &o,
+        )
+        .unwrap_err();
+        assert_eq!(e.check, Check::Signature, "{v}: {e}");
+    }
+    for v in ["v1.4", "v2", "v1.5.1"] {
+        let o = Options {
+            source_versioned_tag: Some(v.into()),
+            ..opts("github.com/asraa/slsa-on-github-test")
+        };
+        fails(
+            run(
+                "annotated-tag.intoto.jsonl",
+                file_digest("annotated-tag"),
+                &o,
+            ),
+            Check::SourceVersionedTag,
+        );
+    }
+}

@@ -434,6 +434,7 @@ fn identity_policy(leaf: &Certificate) -> Result<Policy, Error> {
     Ok(Policy::Identity {
         identity: Matcher::Exact(san),
         issuer: Matcher::Exact(issuer.to_owned()),
+        extensions: Vec::new(),
     })
 }
 

@@ -20,7 +20,10 @@ mod trust;
 mod verifier;
 
 pub use error::{Check, Error};
-pub use policy::{Matcher, Policy};
+pub use policy::{
+    ExtensionRequirement, FULCIO_EXTENSION_ARC, Matcher, Policy, check_extensions,
+    fulcio_extension_label, fulcio_extension_name,
+};
 pub use report::{LogEntryReport, Report, SignerReport, TimestampReport};
 pub use trust::{PUBLIC_GOOD_TRUSTED_ROOT, TrustMaterial, TrustedCa, TrustedLog, note_name};
 pub use verifier::{Artifact, Verifier};

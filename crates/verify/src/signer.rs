@@ -169,7 +169,12 @@ impl Signer {
         chainseal_crypto::sct::verify_embedded_scts(leaf, &issuer, &trust.ctlogs)
             .map_err(|e| Error::new(Check::Sct, e.to_string()))?;
 
-        if let Policy::Identity { identity, issuer } = policy {
+        if let Policy::Identity {
+            identity,
+            issuer,
+            extensions,
+        } = policy
+        {
             let fulcio = leaf
                 .fulcio_identity()
                 .map_err(|e| Error::new(Check::Identity, format!("certificate extensions: {e}")))?;
@@ -194,6 +199,7 @@ impl Signer {
                     ),
                 ));
             }
+            crate::policy::check_extensions(&fulcio, extensions)?;
         }
         Ok(())
     }
@@ -295,10 +301,7 @@ mod tests {
 
     fn setup() -> (Signer, TrustMaterial, Policy, i64) {
         let bundle = Bundle::from_json(&std::fs::read(CASE).unwrap()).unwrap();
-        let policy = Policy::Identity {
-            identity: Matcher::regex(".").unwrap(),
-            issuer: Matcher::regex(".").unwrap(),
-        };
+        let policy = Policy::identity(Matcher::regex(".").unwrap(), Matcher::regex(".").unwrap());
         let signer = Signer::establish(&bundle.key_material, &policy).unwrap();
         let t = bundle.tlog_entries[0].integrated_time;
         (signer, TrustMaterial::public_good().unwrap(), policy, t)

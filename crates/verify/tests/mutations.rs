@@ -354,6 +354,7 @@ fn load_cases() -> Vec<Case> {
                             .map(text)
                             .unwrap_or_else(|| DEFAULT_ISSUER.into()),
                     ),
+                    extensions: Vec::new(),
                 },
             };
             Case {

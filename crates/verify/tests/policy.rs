@@ -22,7 +22,11 @@ fn prod() -> Verifier {
 }
 
 fn policy(identity: Matcher, issuer: Matcher) -> Policy {
-    Policy::Identity { identity, issuer }
+    Policy::Identity {
+        identity,
+        issuer,
+        extensions: Vec::new(),
+    }
 }
 
 fn exact() -> Policy {
