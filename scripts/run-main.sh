@@ -6,5 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+scripts/setup-build-deps.sh
 cargo build --release -p chainseal
 exec ./target/release/chainseal demo "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole chainseal test suite on a fresh machine. Installs what the tests need (the
-# Python reference tools in .venv, PostgreSQL from Debian, openssl), starts PostgreSQL,
+# Python reference tools in .venv, PostgreSQL, libseccomp-dev and openssl from Debian), starts PostgreSQL,
 # and runs every test of the workspace. Needs ../shared beside the repository: the tests
 # read third-party vectors there in place.
 set -euo pipefail
@@ -11,9 +11,7 @@ if [ ! -d ../shared/vectors ]; then
     echo "error: ../shared/vectors is missing; the tests read third-party vectors from it" >&2
     exit 1
 fi
-if ! command -v openssl >/dev/null 2>&1; then
-    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y openssl
-fi
+scripts/setup-build-deps.sh
 
 scripts/setup-python-peers.sh
 scripts/setup-node-peers.sh

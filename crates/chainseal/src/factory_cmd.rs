@@ -28,7 +28,7 @@ Pipeline file (YAML, strict: unknown fields are errors):
   # source: {git: ., revision: main}  # the committed tree at a branch, tag or commit
   steps:
     - name: build
-      command: [gcc, -o, /out/hello, source/hello.c]   # or script: "…" (sh -eu -c)
+      command: [gcc, -o, /out/hello, source/hello.c]   # or script: \"…\" (sh -eu -c)
       inputs: [source/*.c]            # read-only: source/… or <earlier step>/…
       outputs: [hello]                # must exist in /out afterwards
       network: false                  # true: the observer fetches the pins first
@@ -120,7 +120,7 @@ pub struct RunArgs {
     #[arg(long, requires = "trust_config")]
     identity_token_file: Option<PathBuf>,
     /// The OIDC issuer the gate requires of the run's certificates, with --trust-config
-    /// (with --stack it is the stack's own issuer).
+    /// (default: the one issuer its signing config names; with --stack, the stack's).
     #[arg(long, conflicts_with = "stack")]
     certificate_oidc_issuer: Option<String>,
     /// Let the observer fetch pinned dependencies from loopback or private-range
@@ -146,7 +146,10 @@ pub fn run(cmd: FactoryCommand) -> anyhow::Result<ExitCode> {
 /// The factory's SPIFFE ID for `pipeline`.
 pub fn builder_id(trust_domain: &str, pipeline: &Path) -> anyhow::Result<String> {
     let p = Pipeline::from_file(pipeline)?;
-    Ok(chainseal_factory::factory::builder_id(trust_domain, &p.name))
+    Ok(chainseal_factory::factory::builder_id(
+        trust_domain,
+        &p.name,
+    ))
 }
 
 /// The OIDC issuer of the stack in `stack_dir` (its development issuer's URL).
@@ -206,6 +209,9 @@ fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
     } else if let Some(tc) = &a.trust_config {
         let json = std::fs::read(tc).with_context(|| format!("reading {}", tc.display()))?;
         let setup = SigningSetup::from_client_trust_config(&json, now_unix())?;
+        if issuer.is_none() {
+            issuer = trust_config_issuer(&json);
+        }
         let tokens: chainseal_factory::attestor::TokenSource =
             match (&a.identity_token, &a.identity_token_file) {
                 (Some(t), _) => {
@@ -278,8 +284,8 @@ fn run_pipeline(a: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn verify_folder(a: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let pipeline_bytes = std::fs::read(&a.pipeline)
-        .with_context(|| format!("reading {}", a.pipeline.display()))?;
+    let pipeline_bytes =
+        std::fs::read(&a.pipeline).with_context(|| format!("reading {}", a.pipeline.display()))?;
     let p = Pipeline::from_file(&a.pipeline)?;
     let gate = p.gate.as_ref().with_context(|| {
         format!(
@@ -326,6 +332,17 @@ fn verify_folder(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The OIDC issuer a client trust config names: its signing config's one `oidcUrls`
+/// entry (the stack writes its development issuer there). `None` when it names none or
+/// several (then `--certificate-oidc-issuer` must say which).
+fn trust_config_issuer(json: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(json).ok()?;
+    match v.pointer("/signingConfig/oidcUrls")?.as_array()?.as_slice() {
+        [one] => one.get("url")?.as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
 /// One line per step on stderr while a run goes (stdout stays the report, or JSON).
 struct StderrProgress;
 
@@ -336,6 +353,10 @@ impl chainseal_factory::Progress for StderrProgress {
     fn step_finished(&self, step: &str, took: std::time::Duration, ok: bool) {
         let what = if ok { "done" } else { "FAILED" };
         eprintln!("      {step} {what} in {:.1} s", took.as_secs_f64());
+    }
+    fn step_output(&self, _step: &str, bytes: &[u8]) {
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(bytes);
     }
     fn attesting(&self) {
         eprintln!("      waiting for the transparency log, then the gate …");

@@ -651,7 +651,9 @@ fn oidc_token_for_the_factory_spiffe_id_signs_and_a_token_for_another_subject_is
         for cl in &claims {
             c.args(["--claim", cl]);
         }
-        ok(run(&mut c), "chainseal authority token").trim().to_string()
+        ok(run(&mut c), "chainseal authority token")
+            .trim()
+            .to_string()
     };
     // A token that names the workload but binds no build is refused before any step.
     let bare = ok(

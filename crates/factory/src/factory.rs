@@ -56,6 +56,9 @@ pub trait Progress: Sync {
     fn step_started(&self, _step: &str, _index: usize, _total: usize) {}
     /// The step ended after `took`; `ok` is whether it succeeded.
     fn step_finished(&self, _step: &str, _took: Duration, _ok: bool) {}
+    /// The running step wrote `bytes` to its stdout or stderr (also captured for its
+    /// link's byproducts and the error on failure).
+    fn step_output(&self, _step: &str, _bytes: &[u8]) {}
     /// All steps ran; the run waits for the log, then the gate.
     fn attesting(&self) {}
 }
@@ -331,12 +334,17 @@ fn run_steps<'s, 'e>(
                 argv: argv.clone(),
                 inputs,
                 out_dir: step_out.clone(),
-                network: step.network,
                 timeout_secs: step.timeout_secs(),
+                limits: step_limits(step),
                 secrets: opts.secrets.clone(),
             };
             let t1 = Instant::now();
-            let outcome = sandbox::run(&spec);
+            let mut sink = |bytes: &[u8]| {
+                if let Some(pr) = opts.progress {
+                    pr.step_output(&step.name, bytes);
+                }
+            };
+            let outcome = sandbox::run(&spec, &mut sink);
             let t2 = Instant::now();
             if let Some(pr) = opts.progress {
                 let ok = outcome.as_ref().is_ok_and(|o| o.success);
@@ -406,6 +414,19 @@ fn run_steps<'s, 'e>(
         }
     }
     Ok(o)
+}
+
+/// A step's limits: what its pipeline sets, the sandbox's defaults for the rest.
+fn step_limits(step: &crate::pipeline::Step) -> sandbox::Limits {
+    let d = sandbox::Limits::default();
+    let l = &step.limits;
+    sandbox::Limits {
+        memory: l.memory.map_or(d.memory, |s| s.0),
+        processes: l.processes.unwrap_or(d.processes),
+        cpu_secs: l.cpu.unwrap_or(d.cpu_secs),
+        out: l.out.map_or(d.out, |s| s.0),
+        tmp: l.tmp.map_or(d.tmp, |s| s.0),
+    }
 }
 
 /// Run the pipeline.
@@ -481,7 +502,8 @@ pub fn run(opts: &RunOptions<'_>) -> Result<RunReport, Error> {
     let src_time = t_src.elapsed();
 
     // Bind the run: the certificate names this pipeline file, this source and this run.
-    let pipeline_abs = std::fs::canonicalize(&opts.pipeline).map_err(|e| Error::io(&opts.pipeline, e))?;
+    let pipeline_abs =
+        std::fs::canonicalize(&opts.pipeline).map_err(|e| Error::io(&opts.pipeline, e))?;
     let pipeline_sha = observer::sha256_hex(&pipeline_bytes);
     let claims = build_claims(&BuildFacts {
         builder_id: &builder_id,

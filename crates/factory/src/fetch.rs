@@ -105,8 +105,14 @@ pub(crate) fn fetch_pins(step: &Step, out_dir: &Path, policy: &FetchPolicy) -> R
     Ok(())
 }
 
-async fn fetch_one(step: &Step, pin: &Pin, out_dir: &Path, policy: &FetchPolicy) -> Result<(), Error> {
-    let url = reqwest::Url::parse(&pin.uri).map_err(|e| pin_err(step, format!("{}: {e}", pin.uri)))?;
+async fn fetch_one(
+    step: &Step,
+    pin: &Pin,
+    out_dir: &Path,
+    policy: &FetchPolicy,
+) -> Result<(), Error> {
+    let url =
+        reqwest::Url::parse(&pin.uri).map_err(|e| pin_err(step, format!("{}: {e}", pin.uri)))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(pin_err(
             step,
@@ -118,7 +124,10 @@ async fn fetch_one(step: &Step, pin: &Pin, out_dir: &Path, policy: &FetchPolicy)
         .ok_or_else(|| pin_err(step, format!("{}: no host", pin.uri)))?
         .to_string();
     let port = url.port_or_known_default().unwrap_or(443);
-    let lookup = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let lookup = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((lookup.as_str(), port))
         .await
         .map_err(|e| pin_err(step, format!("{}: resolving {host}: {e}", pin.uri)))?
@@ -161,7 +170,10 @@ async fn fetch_one(step: &Step, pin: &Pin, out_dir: &Path, policy: &FetchPolicy)
         ));
     }
     if !resp.status().is_success() {
-        return Err(pin_err(step, format!("{}: HTTP {}", pin.uri, resp.status())));
+        return Err(pin_err(
+            step,
+            format!("{}: HTTP {}", pin.uri, resp.status()),
+        ));
     }
     let dest = out_dir.join(pin.file_name());
     let mut file = std::fs::File::create_new(&dest).map_err(|e| Error::io(&dest, e))?;
@@ -188,7 +200,12 @@ async fn fetch_one(step: &Step, pin: &Pin, out_dir: &Path, policy: &FetchPolicy)
         if got != pin.sha256 {
             return Err(pin_err(
                 step,
-                format!("'{}' from {} has sha256 {got}, pinned {}", pin.file_name(), pin.uri, pin.sha256),
+                format!(
+                    "'{}' from {} has sha256 {got}, pinned {}",
+                    pin.file_name(),
+                    pin.uri,
+                    pin.sha256
+                ),
             ));
         }
         Ok(())
@@ -207,14 +224,37 @@ mod tests {
     #[test]
     fn only_public_addresses_are_public() {
         for ip in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
-            "100.64.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1", "192.0.2.1",
-            "198.18.0.1", "240.0.0.1", "::1", "::", "fc00::1", "fd12::1", "fe80::1",
-            "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1", "2001:db8::1", "ff02::1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "192.0.2.1",
+            "198.18.0.1",
+            "240.0.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "2001:db8::1",
+            "ff02::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }

@@ -291,6 +291,8 @@ pub fn check(input: &GateInput<'_>) -> Result<GateReport, Error> {
             let opts = Options {
                 source_uri: input.source_uri.to_string(),
                 builder_id: Some(id.clone()),
+                certificate_oidc_issuer: Some(input.issuer.to_string()),
+                pipeline_sha256: Some(input.pipeline_sha256.to_string()),
                 ..Options::default()
             };
             match verify_provenance(&verifier, &prov, digest, &opts) {

@@ -134,12 +134,11 @@ pub fn tree_digest(artifacts: &Artifacts) -> Result<String, Error> {
             })
         })
         .collect();
-    let bytes = chainseal_model::canonical::jcs(&Value::Array(entries)).map_err(|e| {
-        Error::Artifact {
+    let bytes =
+        chainseal_model::canonical::jcs(&Value::Array(entries)).map_err(|e| Error::Artifact {
             step: "source".into(),
             reason: format!("tree digest: {e}"),
-        }
-    })?;
+        })?;
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 

@@ -164,16 +164,20 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("size {s:?}: expected a number with an optional unit (KiB, MiB, GiB)"))?;
+    let n: u64 = num.parse().map_err(|_| {
+        format!("size {s:?}: expected a number with an optional unit (KiB, MiB, GiB)")
+    })?;
     let mult: u64 = match unit.trim() {
         "" | "B" => 1,
         "KiB" => 1 << 10,
         "MiB" => 1 << 20,
         "GiB" => 1 << 30,
         "TiB" => 1 << 40,
-        u => return Err(format!("size {s:?}: unknown unit {u:?} (KiB, MiB, GiB, TiB)")),
+        u => {
+            return Err(format!(
+                "size {s:?}: unknown unit {u:?} (KiB, MiB, GiB, TiB)"
+            ));
+        }
     };
     n.checked_mul(mult)
         .ok_or_else(|| format!("size {s:?} is too large"))
@@ -512,14 +516,23 @@ steps:
                 "name: p\nsource: {{path: .}}\nsteps:\n  - {{name: b, command: [\"true\"], limits: {l}}}\n"
             )
         };
-        let p = Pipeline::from_yaml(&y("{memory: 2GiB, processes: 64, cpu: 30, out: 512MiB, tmp: 1048576}"), "t")
-            .unwrap();
+        let p = Pipeline::from_yaml(
+            &y("{memory: 2GiB, processes: 64, cpu: 30, out: 512MiB, tmp: 1048576}"),
+            "t",
+        )
+        .unwrap();
         let l = &p.steps[0].limits;
         assert_eq!(l.memory, Some(Size(2 << 30)));
         assert_eq!(l.processes, Some(64));
         assert_eq!(l.out, Some(Size(512 << 20)));
         assert_eq!(l.tmp, Some(Size(1 << 20)));
-        for bad in ["{memory: 2GB}", "{out: 0}", "{processes: 0}", "{disk: 1GiB}", "{tmp: lots}"] {
+        for bad in [
+            "{memory: 2GB}",
+            "{out: 0}",
+            "{processes: 0}",
+            "{disk: 1GiB}",
+            "{tmp: lots}",
+        ] {
             assert!(Pipeline::from_yaml(&y(bad), "t").is_err(), "{bad}");
         }
     }

@@ -48,7 +48,10 @@ fn copy_file(from: &Path, to: &Path, dest: &Path) -> Result<(), Error> {
 fn copy_dir(from: &Path, to: &Path, dest: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(to).map_err(|e| err(dest, e))?;
     let mut dirs = vec![to.to_path_buf()];
-    for e in walkdir::WalkDir::new(from).follow_links(false).sort_by_file_name() {
+    for e in walkdir::WalkDir::new(from)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
         let e = e.map_err(|e| err(dest, e))?;
         let rel = e.path().strip_prefix(from).unwrap_or(e.path());
         if rel.as_os_str().is_empty() {

@@ -2,25 +2,41 @@
 //! in-process with [`hakoniwa`] (which keeps the `unsafe` fork/unshare/pivot_root code
 //! out of this crate).
 //!
-//! What a step sees:
-//! - a new **user, mount, PID, UTS and IPC** namespace, and a new **network** namespace
-//!   (with no interfaces up, so not even the host's loopback) unless the step has
-//!   `network: true`;
+//! What a step sees, and why it holds when the factory runs as root:
+//! - new **user, mount, PID, UTS, IPC and network** namespaces. The network namespace has
+//!   no interface up, not even loopback, for every step: a `network: true` step gets its
+//!   pinned dependencies fetched by the observer before it starts, never a network.
+//! - **No privilege.** The step runs as uid/gid [`STEP_UID`] inside its user namespace
+//!   (mapped to the factory's own uid): `execve` of a non-root uid clears every
+//!   capability, `no_new_privs` is set (setuid and file-capability binaries gain
+//!   nothing), and a **seccomp** filter refuses `mount`, `umount2`, `pivot_root`, the new
+//!   mount API, `unshare`/`setns`/`clone` with namespace flags (`clone3` answers ENOSYS so
+//!   libc falls back to `clone`), `ptrace`, `process_vm_*`, `kexec_*`, `bpf`, `keyctl`,
+//!   modules, `perf_event_open`, `userfaultfd`, `io_uring_*` and the other host-wide
+//!   syscalls ([`DENIED_SYSCALLS`]). Mounts cannot be remounted or unmounted from inside.
 //! - a read-only root on a fresh tmpfs-backed directory with the host's `/usr`, `/bin`,
-//!   `/lib*`, `/sbin` and `/etc` bind-mounted **read-only** (the toolchain), a minimal
-//!   `/dev`, its own `/proc`, a private writable `/tmp` that vanishes with the step;
+//!   `/lib*`, `/sbin` and `/etc` bind-mounted **read-only, nosuid**, a minimal `/dev`,
+//!   its own `/proc`, a private size-capped writable `/tmp` that vanishes with the step;
 //! - its declared inputs bind-mounted **read-only** under `/workspace/<path>` (the
 //!   working directory) and a fresh, empty, writable output folder at `/out`;
-//! - a clean environment: `PATH`, `HOME=/tmp`, `OUT=/out`, `WORKSPACE=/workspace`.
+//! - **limits** ([`Limits`]): address space, processes, CPU seconds and file size by
+//!   rlimit; `/out` as a whole is measured while the step runs and the step is killed as
+//!   soon as it exceeds its cap; `/tmp` is a tmpfs of the given size; wall-clock timeout;
+//! - a clean environment: `PATH`, `HOME=/tmp`, `OUT=/out`, `WORKSPACE=/workspace`, and
+//!   `/dev/null` as stdin. No process outlives the step: it is the init of its PID
+//!   namespace, so when it exits the kernel kills everything it started.
 //!
 //! Secrets (the factory key) are never mounted: [`SandboxSpec::secrets`] lists paths that
 //! must stay invisible. If one lies under a host directory the sandbox exposes, an empty
 //! tmpfs is mounted over its parent folder; if it lies under an input or the output folder,
 //! the step is refused.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use hakoniwa::{Container, Namespace, Stdio};
+use hakoniwa::seccomp::{Action, ArgCmp, ArgCmpOp, Filter};
+use hakoniwa::{Container, MountOptions, Namespace, Rlimit, Stdio};
 
 use crate::Error;
 
@@ -32,6 +48,114 @@ pub const WORKSPACE: &str = "/workspace";
 pub const OUT: &str = "/out";
 /// The `PATH` a step gets.
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The uid and gid a step runs as inside its user namespace (never 0, so `execve`
+/// leaves it no capability).
+pub const STEP_UID: u32 = 1000;
+
+/// Syscalls a step may not make (they answer `EPERM`). Everything here either changes
+/// what the sandbox is (mounts, namespaces), reaches other processes or the kernel
+/// (ptrace, bpf, modules, kexec, keyrings), or is a known way around seccomp's view of
+/// syscalls (`io_uring`).
+pub const DENIED_SYSCALLS: &[&str] = &[
+    // mounts, old and new API
+    "mount",
+    "umount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    // namespaces (clone with namespace flags is refused below)
+    "unshare",
+    "setns",
+    // other processes and the kernel
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "pidfd_getfd",
+    "kexec_load",
+    "kexec_file_load",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "quotactl",
+    "quotactl_fd",
+    "syslog",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "lookup_dcookie",
+    "iopl",
+    "ioperm",
+    "vhangup",
+    "uselib",
+    "personality",
+    "fanotify_init",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+];
+
+/// `clone` flags that create namespaces; `clone` with any of them is refused.
+const CLONE_NAMESPACE_FLAGS: [u64; 8] = [
+    0x0002_0000, // CLONE_NEWNS
+    0x0200_0000, // CLONE_NEWCGROUP
+    0x0400_0000, // CLONE_NEWUTS
+    0x0800_0000, // CLONE_NEWIPC
+    0x1000_0000, // CLONE_NEWUSER
+    0x2000_0000, // CLONE_NEWPID
+    0x4000_0000, // CLONE_NEWNET
+    0x0000_0080, // CLONE_NEWTIME
+];
+const EPERM: i32 = 1;
+const ENOSYS: i32 = 38;
+
+/// Resource limits of one step (already resolved from the pipeline and the defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Address space per process, bytes (`RLIMIT_AS`).
+    pub memory: u64,
+    /// Processes and threads at once (`RLIMIT_NPROC`, counted in the step's own user
+    /// namespace).
+    pub processes: u64,
+    /// CPU seconds per process (`RLIMIT_CPU`).
+    pub cpu_secs: u64,
+    /// Total bytes in `/out` (and the largest file, by `RLIMIT_FSIZE`).
+    pub out: u64,
+    /// Size of the private `/tmp` tmpfs, bytes.
+    pub tmp: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory: 4 << 30,
+            processes: 512,
+            cpu_secs: 3600,
+            out: 2 << 30,
+            tmp: 1 << 30,
+        }
+    }
+}
 
 /// What to run and what to expose.
 #[derive(Debug, Clone)]
@@ -44,10 +168,10 @@ pub struct SandboxSpec {
     pub inputs: Vec<(PathBuf, String)>,
     /// The host folder mounted read-write at `/out`.
     pub out_dir: PathBuf,
-    /// Share the host network namespace (dependency fetching only).
-    pub network: bool,
     /// Seconds before the step is killed.
     pub timeout_secs: u64,
+    /// Resource limits.
+    pub limits: Limits,
     /// Host paths that must not be visible inside the sandbox (the factory key).
     pub secrets: Vec<PathBuf>,
 }
@@ -59,13 +183,17 @@ pub struct StepOutcome {
     pub code: i32,
     /// Whether the process exited normally with code 0.
     pub success: bool,
-    /// Human-readable reason from the sandbox.
+    /// Human-readable reason: the sandbox's, or which limit ended the step.
     pub reason: String,
-    /// Captured stdout.
+    /// Captured stdout (at most [`CAPTURE_LIMIT`] bytes, the end kept).
     pub stdout: Vec<u8>,
-    /// Captured stderr.
+    /// Captured stderr (at most [`CAPTURE_LIMIT`] bytes, the end kept).
     pub stderr: Vec<u8>,
 }
+
+/// How much of a step's stdout and stderr is kept in memory (the rest is streamed and
+/// dropped).
+pub const CAPTURE_LIMIT: usize = 1 << 20;
 
 fn canon(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
@@ -107,25 +235,133 @@ fn utf8<'a>(step: &str, p: &'a Path) -> Result<&'a str, Error> {
     })
 }
 
-/// Build the container for `spec`: namespaces, read-only system dirs, inputs, `/out`,
-/// and tmpfs masks over secrets.
+/// Whether this process runs as root on the host (its steps then keep root's file
+/// ownership, without any capability).
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// How a private entry under the host's `/etc` is hidden from a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mask {
+    /// An empty tmpfs over the folder.
+    Dir(PathBuf),
+    /// `/dev/null` bound over the file.
+    File(PathBuf),
+}
+
+/// Entries under the host's `/etc` that not every user may read but a step of a factory
+/// running as root could (as their owner, root, or through group root): `/etc/shadow`,
+/// private TLS keys. They are masked, so a step sees of the host only what an
+/// unprivileged user could. A file the sandbox cannot bind over (root-owned but not
+/// writable by root without a capability) has its folder masked instead.
+fn etc_private_masks() -> Vec<Mask> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut it = walkdir::WalkDir::new("/etc")
+        .follow_links(false)
+        .min_depth(1)
+        .into_iter();
+    while let Some(e) = it.next() {
+        let Ok(e) = e else { continue };
+        let Ok(m) = e.metadata() else { continue };
+        if m.file_type().is_symlink() || e.path().to_str().is_none() {
+            continue;
+        }
+        let (mode, is_dir) = (m.mode(), m.is_dir());
+        let (all, owner, group) = if is_dir {
+            (0o005, 0o500, 0o050)
+        } else {
+            (0o004, 0o400, 0o040)
+        };
+        let public = mode & all == all;
+        let rootish = (m.uid() == 0 && mode & owner != 0) || (m.gid() == 0 && mode & group != 0);
+        if public || !rootish {
+            continue;
+        }
+        if is_dir {
+            it.skip_current_dir();
+            out.push(Mask::Dir(e.path().to_path_buf()));
+            continue;
+        }
+        // The sandbox opens a bind target for appending before it mounts over it.
+        let openable = (m.uid() == 0 && mode & 0o200 != 0)
+            || (m.uid() == 0 && m.gid() == 0)
+            || (m.gid() == 0 && mode & 0o020 != 0);
+        match e.path().parent() {
+            _ if openable => out.push(Mask::File(e.path().to_path_buf())),
+            Some(dir) if dir != Path::new("/etc") => out.push(Mask::Dir(dir.to_path_buf())),
+            _ => out.push(Mask::File(e.path().to_path_buf())),
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// The seccomp filter every step runs under: allow by default, refuse
+/// [`DENIED_SYSCALLS`] and namespace-creating `clone`, and answer `clone3` with ENOSYS
+/// (its flags live in memory a filter cannot read; libc then falls back to `clone`).
+/// Only the native architecture is allowed: a syscall made through another ABI kills
+/// the process.
+pub fn seccomp_filter() -> Filter {
+    let mut f = Filter::new(Action::Allow);
+    for name in DENIED_SYSCALLS {
+        f.add_rule(Action::Errno(EPERM), name);
+    }
+    for flag in CLONE_NAMESPACE_FLAGS {
+        f.add_rule_conditional(
+            Action::Errno(EPERM),
+            "clone",
+            &[ArgCmp::new(0, ArgCmpOp::MaskedEq, flag, flag)],
+        );
+    }
+    f.add_rule(Action::Errno(ENOSYS), "clone3");
+    f
+}
+
+/// Build the container for `spec`: namespaces, unprivileged user, limits, seccomp,
+/// read-only system dirs, inputs, `/out`, and tmpfs masks over secrets.
 fn container_for(spec: &SandboxSpec) -> Result<Container, Error> {
     let step = spec.step.as_str();
     let sandbox_err = |reason: String| Error::Sandbox {
         step: step.to_string(),
         reason,
     };
-    let mut c = Container::new(); // mount + user (uid mapped to itself) + pid, new /proc
+    let mut c = Container::new(); // mount + user + pid, new /proc
     c.unshare(Namespace::Uts)
         .unshare(Namespace::Ipc)
+        .unshare(Namespace::Network)
         .hostname("chainseal-step");
-    if !spec.network {
-        c.unshare(Namespace::Network);
-    }
+    // A non-zero uid inside: execve drops every capability the namespace gave.
+    c.uidmap(STEP_UID).gidmap(STEP_UID);
+    let l = &spec.limits;
+    c.setrlimit(Rlimit::As, l.memory, l.memory)
+        .setrlimit(Rlimit::Nproc, l.processes, l.processes)
+        .setrlimit(Rlimit::Cpu, l.cpu_secs, l.cpu_secs)
+        .setrlimit(Rlimit::Fsize, l.out, l.out)
+        .setrlimit(Rlimit::Core, 0, 0)
+        .setrlimit(Rlimit::Nofile, 4096, 4096);
+    c.seccomp_filter(seccomp_filter());
     c.rootfs("/").map_err(|e| sandbox_err(e.to_string()))?;
     c.devfsmount("/dev")
-        .tmpfsmount("/tmp")
+        .mount(
+            "tmpfs",
+            "/tmp",
+            "tmpfs",
+            MountOptions::NOSUID | MountOptions::NODEV,
+            Some(format!("size={},mode=1777", l.tmp)),
+        )
         .dir(WORKSPACE, 0o755);
+
+    if running_as_root() {
+        for mask in etc_private_masks() {
+            match &mask {
+                Mask::Dir(d) => c.tmpfsmount(utf8(step, d)?),
+                Mask::File(f) => c.bindmount_ro("/dev/null", utf8(step, f)?),
+            };
+        }
+    }
 
     let out = canon(&spec.out_dir);
     let mut exposed: Vec<PathBuf> = vec![out.clone()];
@@ -170,14 +406,122 @@ fn container_for(spec: &SandboxSpec) -> Result<Container, Error> {
     Ok(c)
 }
 
-/// Run one step in a fresh sandbox and wait for it.
-pub fn run(spec: &SandboxSpec) -> Result<StepOutcome, Error> {
-    let (prog, args) = spec.argv.split_first().ok_or_else(|| Error::Sandbox {
-        step: spec.step.clone(),
-        reason: "empty command".into(),
-    })?;
-    let prog = resolve_program(&spec.step, prog)?;
+/// Bytes a folder takes: every entry's allocated or apparent size, whichever is larger,
+/// plus a block per entry (so a million empty files count too). Symlinks are not
+/// followed.
+pub fn tree_size(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len().max(m.blocks() * 512) + 512)
+        .sum()
+}
+
+/// A step's stdout or stderr: a host temp file the step writes to, read as it grows.
+struct Capture {
+    file: std::fs::File,
+    pos: u64,
+    kept: Vec<u8>,
+}
+
+impl Capture {
+    fn new(step: &str) -> Result<(Self, std::fs::File), Error> {
+        let file = tempfile::tempfile().map_err(|e| Error::Sandbox {
+            step: step.to_string(),
+            reason: format!("creating a capture file: {e}"),
+        })?;
+        let writer = file.try_clone().map_err(|e| Error::Sandbox {
+            step: step.to_string(),
+            reason: format!("creating a capture file: {e}"),
+        })?;
+        Ok((
+            Capture {
+                file,
+                pos: 0,
+                kept: Vec::new(),
+            },
+            writer,
+        ))
+    }
+
+    /// Read what was written since the last call; hand it to `sink`, keep the end.
+    fn drain(&mut self, sink: &mut dyn FnMut(&[u8])) {
+        if self.file.seek(SeekFrom::Start(self.pos)).is_err() {
+            return;
+        }
+        let mut buf = [0u8; 64 * 1024];
+        while let Ok(n) = self.file.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            self.pos += n as u64;
+            sink(&buf[..n]);
+            self.kept.extend_from_slice(&buf[..n]);
+            if self.kept.len() > 2 * CAPTURE_LIMIT {
+                self.kept.drain(..self.kept.len() - CAPTURE_LIMIT);
+            }
+        }
+    }
+
+    fn into_kept(mut self) -> Vec<u8> {
+        if self.kept.len() > CAPTURE_LIMIT {
+            self.kept.drain(..self.kept.len() - CAPTURE_LIMIT);
+        }
+        self.kept
+    }
+}
+
+/// The PID namespace of the step a hakoniwa child (`intermediate`, which stays in the
+/// host's namespace) started: its first child is the step's init.
+fn step_pid_ns(intermediate: u32) -> Option<std::ffi::OsString> {
+    let children =
+        std::fs::read_to_string(format!("/proc/{intermediate}/task/{intermediate}/children"))
+            .ok()?;
+    let init = children.split_whitespace().next()?;
+    std::fs::read_link(format!("/proc/{init}/ns/pid"))
+        .ok()
+        .map(PathBuf::into_os_string)
+}
+
+/// How many host processes live in PID namespace `ns`. `RLIMIT_NPROC` does not bind a
+/// factory running as root (the kernel exempts root's user), so the observer counts too.
+fn processes_in(ns: &std::ffi::OsStr) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter(|e| std::fs::read_link(e.path().join("ns/pid")).is_ok_and(|l| l.as_os_str() == ns))
+        .count() as u64
+}
+
+/// How often a running step's `/out` is measured and its output streamed.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Run one step in a fresh sandbox and wait for it. What the step writes to stdout and
+/// stderr goes to `on_output` as it comes (and the end of it into the outcome).
+pub fn run(spec: &SandboxSpec, on_output: &mut dyn FnMut(&[u8])) -> Result<StepOutcome, Error> {
+    let step = spec.step.as_str();
+    let sandbox_err = |reason: String| Error::Sandbox {
+        step: step.to_string(),
+        reason,
+    };
+    let (prog, args) = spec
+        .argv
+        .split_first()
+        .ok_or_else(|| sandbox_err("empty command".into()))?;
+    let prog = resolve_program(step, prog)?;
     let container = container_for(spec)?;
+    let (mut out_cap, out_w) = Capture::new(step)?;
+    let (mut err_cap, err_w) = Capture::new(step)?;
+    let null = std::fs::File::open("/dev/null").map_err(|e| sandbox_err(e.to_string()))?;
     let mut cmd = container.command(&prog);
     cmd.args(args)
         .env("PATH", PATH)
@@ -185,22 +529,64 @@ pub fn run(spec: &SandboxSpec) -> Result<StepOutcome, Error> {
         .env("OUT", OUT)
         .env("WORKSPACE", WORKSPACE)
         .current_dir(WORKSPACE)
-        .stdin(Stdio::inherit())
-        .wait_timeout(spec.timeout_secs);
-    // stdin from /dev/null is not configurable without an fd; a step reading stdin would
-    // read the factory's stdin, so close it via the null device instead.
-    if let Ok(null) = std::fs::File::open("/dev/null") {
-        cmd.stdin(Stdio::Fd(null.into()));
-    }
-    let out = cmd.output().map_err(|e| Error::Sandbox {
-        step: spec.step.clone(),
-        reason: e.to_string(),
-    })?;
+        .stdin(Stdio::Fd(null.into()))
+        .stdout(Stdio::Fd(out_w.into()))
+        .stderr(Stdio::Fd(err_w.into()));
+    let mut child = cmd.spawn().map_err(|e| sandbox_err(e.to_string()))?;
+    let started = Instant::now();
+    let deadline = Duration::from_secs(spec.timeout_secs);
+    let mut killed_for: Option<String> = None;
+    // Short steps are noticed within a millisecond; long ones are polled every POLL.
+    let mut poll = Duration::from_millis(1);
+    let mut pid_ns = None;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => return Err(sandbox_err(e.to_string())),
+        }
+        out_cap.drain(on_output);
+        err_cap.drain(on_output);
+        if killed_for.is_none() {
+            if pid_ns.is_none() {
+                pid_ns = step_pid_ns(child.id());
+            }
+            let procs = pid_ns.as_deref().map_or(0, processes_in);
+            let used = tree_size(&spec.out_dir);
+            if procs > spec.limits.processes {
+                killed_for = Some(format!(
+                    "killed: ran more than its limit of {} processes",
+                    spec.limits.processes
+                ));
+            } else if used > spec.limits.out {
+                killed_for = Some(format!(
+                    "killed: /out grew past its limit of {} bytes",
+                    spec.limits.out
+                ));
+            } else if started.elapsed() > deadline {
+                killed_for = Some(format!("timed out after {} s", spec.timeout_secs));
+            }
+            if killed_for.is_some() {
+                let _ = child.kill();
+            }
+        }
+        std::thread::sleep(poll);
+        poll = (poll * 2).min(POLL);
+    };
+    out_cap.drain(on_output);
+    err_cap.drain(on_output);
+    let reason = killed_for.clone().unwrap_or_else(|| status.reason.clone());
+    // Anything past the cap is refused even if the step ended before it was measured.
+    let over = killed_for.is_none() && tree_size(&spec.out_dir) > spec.limits.out;
     Ok(StepOutcome {
-        code: out.status.code,
-        success: out.status.exit_code == Some(0),
-        reason: out.status.reason.clone(),
-        stdout: out.stdout,
-        stderr: out.stderr,
+        code: status.code,
+        success: status.exit_code == Some(0) && killed_for.is_none() && !over,
+        reason: if over {
+            format!("/out grew past its limit of {} bytes", spec.limits.out)
+        } else {
+            reason
+        },
+        stdout: out_cap.into_kept(),
+        stderr: err_cap.into_kept(),
     })
 }

@@ -43,7 +43,13 @@ fn sha(b: &[u8]) -> String {
     hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b))
 }
 
-fn run(f: &common::Fixture, port: u16, pin_sha: &str, command: &str, allow_private: bool) -> Result<RunReport, Error> {
+fn run(
+    f: &common::Fixture,
+    port: u16,
+    pin_sha: &str,
+    command: &str,
+    allow_private: bool,
+) -> Result<RunReport, Error> {
     let y = format!(
         "name: t\nsource: {{path: src}}\nsteps:\n  - name: deps\n    network: true\n    command: {command}\n    pins:\n      - {{uri: 'http://127.0.0.1:{port}/dl/greeting.h', sha256: {pin_sha}}}\n"
     );
@@ -73,7 +79,8 @@ fn run(f: &common::Fixture, port: u16, pin_sha: &str, command: &str, allow_priva
 fn the_observer_fetches_a_pin_and_records_it_in_the_provenance() {
     let f = common::Fixture::new(&[("a.txt", "a")]);
     let port = server("200 OK", DEP);
-    let r = run(&f, port, &sha(DEP), "[\"true\"]", true).expect("pinned fetch from an allowed mirror");
+    let r =
+        run(&f, port, &sha(DEP), "[\"true\"]", true).expect("pinned fetch from an allowed mirror");
     let env = dsse::Envelope::from_json(&std::fs::read(&r.provenance).unwrap()).unwrap();
     let st = Statement::from_json(&env.payload).unwrap();
     let deps = st.predicate.unwrap()["buildDefinition"]["resolvedDependencies"].clone();
@@ -86,7 +93,10 @@ fn the_observer_fetches_a_pin_and_records_it_in_the_provenance() {
         .unwrap_or_else(|| panic!("{uri} in {deps}"))
         .clone();
     assert_eq!(d["digest"]["sha256"], sha(DEP));
-    assert_eq!(std::fs::read(f.out().join("artifacts/greeting.h")).unwrap(), DEP);
+    assert_eq!(
+        std::fs::read(f.out().join("artifacts/greeting.h")).unwrap(),
+        DEP
+    );
 }
 
 #[test]
@@ -94,7 +104,9 @@ fn a_fetch_from_the_build_host_or_a_private_address_is_refused_by_default() {
     let f = common::Fixture::new(&[("a.txt", "a")]);
     let port = server("200 OK", DEP);
     match run(&f, port, &sha(DEP), "[\"true\"]", false) {
-        Err(Error::Pin { reason, .. }) => assert!(reason.contains("not a public address"), "{reason}"),
+        Err(Error::Pin { reason, .. }) => {
+            assert!(reason.contains("not a public address"), "{reason}")
+        }
         other => panic!("expected the loopback fetch to be refused, got {other:?}"),
     }
 }

@@ -1,9 +1,9 @@
-//! Isolation properties of the step sandbox: no network for build steps, no writes
-//! outside `/out`, no view of the factory key, and fetches limited to pinned digests.
+//! Isolation properties of the step sandbox: no network, no writes outside `/out`, no
+//! view of the factory key (attacks on the sandbox itself are in `hardening.rs`, the
+//! observer's fetching of pins in `fetch.rs`).
 
 mod common;
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -14,16 +14,6 @@ fn listener() -> (TcpListener, u16) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     (l, port)
-}
-
-/// Serve `body` raw to every connection, in a background thread.
-fn serve(l: TcpListener, body: &'static [u8]) {
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let mut s = s;
-            let _ = s.write_all(body);
-        }
-    });
 }
 
 #[test]
@@ -42,56 +32,6 @@ fn build_step_cannot_connect_to_a_host_loopback_server() {
     assert!(
         l.accept().is_err(),
         "the server saw a connection from the sandbox"
-    );
-}
-
-#[test]
-fn network_step_can_reach_loopback_and_pinned_fetch_passes() {
-    const BODY: &[u8] = b"dependency v1\n";
-    let f = Fixture::new(&[("a.txt", "a")]);
-    let (l, port) = listener();
-    serve(l, BODY);
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(BODY));
-    let r = f
-        .run(&format!(
-            "  - name: deps\n    network: true\n    pins: [{{uri: 'tcp://127.0.0.1:{port}/dep.txt', sha256: '{sha}'}}]\n    command: [bash, -c, 'exec 3<>/dev/tcp/127.0.0.1/{port} && cat <&3 > $OUT/dep.txt']\n    outputs: [dep.txt]\n"
-        ))
-        .expect("positive control: a network step reaches the host's loopback");
-    assert_eq!(r.subjects, vec![("dep.txt".to_string(), sha)]);
-}
-
-#[test]
-fn fetch_of_something_unpinned_or_with_a_wrong_pin_fails() {
-    const BODY: &[u8] = b"evil dependency\n";
-    let f = Fixture::new(&[("a.txt", "a")]);
-    let (l, port) = listener();
-    serve(l, BODY);
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(BODY));
-    let fetch = format!("exec 3<>/dev/tcp/127.0.0.1/{port} && cat <&3 > $OUT/dep.txt");
-    // Wrong digest.
-    let wrong = "0".repeat(64);
-    let r = f.run(&format!(
-        "  - name: deps\n    network: true\n    pins: [{{uri: 'tcp://h/dep.txt', sha256: '{wrong}'}}]\n    command: [bash, -c, '{fetch}']\n"
-    ));
-    assert!(
-        matches!(&r, Err(Error::Pin { reason, .. }) if reason.contains(&sha)),
-        "{r:?}"
-    );
-    // Correct pin for dep.txt, but an extra unpinned file is fetched too.
-    let r = f.run(&format!(
-        "  - name: deps\n    network: true\n    pins: [{{uri: 'tcp://h/dep.txt', sha256: '{sha}'}}]\n    command: [bash, -c, '{fetch} && cp $OUT/dep.txt $OUT/extra.bin']\n"
-    ));
-    assert!(
-        matches!(&r, Err(Error::Pin { reason, .. }) if reason.contains("not pinned")),
-        "{r:?}"
-    );
-    // A pin that is never fetched.
-    let r = f.run(&format!(
-        "  - name: deps\n    network: true\n    pins: [{{uri: 'tcp://h/dep.txt', sha256: '{sha}'}}, {{uri: 'tcp://h/other', sha256: '{wrong}'}}]\n    command: [bash, -c, '{fetch}']\n"
-    ));
-    assert!(
-        matches!(&r, Err(Error::Pin { reason, .. }) if reason.contains("not fetched")),
-        "{r:?}"
     );
 }
 

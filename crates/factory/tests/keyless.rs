@@ -487,7 +487,10 @@ fn a_substituted_pipeline_with_the_honest_name_fails_the_check_against_the_hones
     let honest_bytes = std::fs::read(&honest).unwrap();
     let evil_dir = tempfile::tempdir().unwrap();
     let evil = example(evil_dir.path(), |t| {
-        t.replace("mkdir -p /tmp/pkg", "echo BACKDOORED >&2; mkdir -p /tmp/pkg")
+        t.replace(
+            "mkdir -p /tmp/pkg",
+            "echo BACKDOORED >&2; mkdir -p /tmp/pkg",
+        )
     });
     let publish = evil_dir.path().join("pub");
     // The substituted pipeline runs under the honest identity and passes its own gate…
@@ -520,8 +523,13 @@ fn a_substituted_pipeline_with_the_honest_name_fails_the_check_against_the_hones
     let _ = honest_bytes;
     match check(&honest) {
         Err(Error::Gate { check, reason }) => {
-            assert_eq!(check, "pipeline");
-            assert!(reason.contains("another pipeline file"), "{reason}");
+            // verify-provenance's own pipeline rule refuses it first, inside the
+            // provenance check.
+            assert_eq!(check, "provenance");
+            assert!(
+                reason.contains("built from another pipeline file"),
+                "{reason}"
+            );
         }
         other => panic!("expected the pipeline check to fail, got {other:?}"),
     }
@@ -545,11 +553,14 @@ fn the_run_certificate_binds_the_pipeline_the_source_and_the_run() {
     .expect("honest run");
     let bundle = std::fs::read(t.path().join("pub/provenance.sigstore.json")).unwrap();
     let bundle = chainseal_model::bundle::Bundle::from_json(&bundle).unwrap();
-    let leaf = chainseal_crypto::x509::Certificate::from_der(bundle.key_material.leaf().unwrap())
-        .unwrap();
+    let leaf =
+        chainseal_crypto::x509::Certificate::from_der(bundle.key_material.leaf().unwrap()).unwrap();
     let ext = leaf.fulcio_identity().unwrap();
     let want_digest = format!("sha256:{}", sha256_hex(&std::fs::read(&pipeline).unwrap()));
-    assert_eq!(ext.build_config_digest.as_deref(), Some(want_digest.as_str()));
+    assert_eq!(
+        ext.build_config_digest.as_deref(),
+        Some(want_digest.as_str())
+    );
     let abs = std::fs::canonicalize(&pipeline).unwrap();
     assert_eq!(
         ext.build_config_uri,
@@ -585,7 +596,14 @@ fn a_token_without_the_build_claims_is_refused_before_any_step_runs() {
     });
     let a = KeylessAttestor::new(s.setup(), bare).unwrap();
     let out = t.path().join("out");
-    let r = run(&s, &a, example(t.path(), |t| t), &out, &t.path().join("pub"), None);
+    let r = run(
+        &s,
+        &a,
+        example(t.path(), |t| t),
+        &out,
+        &t.path().join("pub"),
+        None,
+    );
     assert!(
         matches!(&r, Err(Error::Signing { reason, .. }) if reason.contains("does not bind this build")),
         "{r:?}"

@@ -68,7 +68,11 @@ fn the_output_folder_and_the_key_file_are_always_protected() {
     let f = common::Fixture::new(&[("a.txt", "a")]);
     // The output folder inside the source folder.
     let p = f.path().join("pipeline.yaml");
-    std::fs::write(&p, format!("name: t\nsource: {{path: src}}\nsteps:\n{STEP}")).unwrap();
+    std::fs::write(
+        &p,
+        format!("name: t\nsource: {{path: src}}\nsteps:\n{STEP}"),
+    )
+    .unwrap();
     let signer = f.signer();
     let r = chainseal_factory::run(&RunOptions {
         pipeline: p,
@@ -90,7 +94,11 @@ fn the_output_folder_and_the_key_file_are_always_protected() {
     let key_in_src = f.path().join("src/factory.pem");
     std::fs::copy(&f.key_path, &key_in_src).unwrap();
     let p = f.path().join("pipeline.yaml");
-    std::fs::write(&p, format!("name: t\nsource: {{path: src}}\nsteps:\n{STEP}")).unwrap();
+    std::fs::write(
+        &p,
+        format!("name: t\nsource: {{path: src}}\nsteps:\n{STEP}"),
+    )
+    .unwrap();
     let signer = f.signer();
     let r = chainseal_factory::run(&RunOptions {
         pipeline: p,
@@ -111,15 +119,22 @@ fn the_output_folder_and_the_key_file_are_always_protected() {
 
 #[test]
 fn a_private_key_lying_in_the_source_folder_is_refused_naming_it() {
-    let key = chainseal_crypto::keys::PrivateKey::generate(chainseal_crypto::keys::KeyKind::EcdsaP256)
-        .unwrap()
-        .to_pkcs8_pem();
+    let key =
+        chainseal_crypto::keys::PrivateKey::generate(chainseal_crypto::keys::KeyKind::EcdsaP256)
+            .unwrap()
+            .to_pkcs8_pem();
     let f = common::Fixture::new(&[("a.txt", "a"), ("deploy/id.pem", key.as_str())]);
     let y = format!("name: t\nsource: {{path: src}}\nsteps:\n{STEP}");
     let reason = source_err(run_protected(&f, &y, Vec::new()));
-    assert!(reason.contains("id.pem") && reason.contains("private key"), "{reason}");
+    assert!(
+        reason.contains("id.pem") && reason.contains("private key"),
+        "{reason}"
+    );
     // Positive control: a public key is fine.
-    let f = common::Fixture::new(&[("a.txt", "a"), ("deploy/id.pub", "-----BEGIN PUBLIC KEY-----\n")]);
+    let f = common::Fixture::new(&[
+        ("a.txt", "a"),
+        ("deploy/id.pub", "-----BEGIN PUBLIC KEY-----\n"),
+    ]);
     run_protected(&f, &y, Vec::new()).expect("a public key is not a secret");
 }
 
@@ -168,8 +183,10 @@ fn names_with_control_characters_or_invalid_utf8_are_refused() {
 fn a_step_product_with_a_newline_in_its_name_fails_the_step() {
     let f = common::Fixture::new(&[("a.txt", "a")]);
     // printf makes the newline inside the sandbox.
-    let r = f.run(r#"  - {name: b, command: [sh, -c, "touch \"$(printf '/out/x\\ny')\""]}
-"#);
+    let r = f.run(
+        r#"  - {name: b, command: [sh, -c, "touch \"$(printf '/out/x\\ny')\""]}
+"#,
+    );
     match r {
         Err(Error::Artifact { reason, .. }) => assert!(reason.contains("control"), "{reason}"),
         other => panic!("expected the product name to be refused, got {other:?}"),
