@@ -247,6 +247,11 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let prov = std::fs::read(published.join("provenance.sigstore.json"))?;
     let source = format!("{}", pipeline.parent().unwrap_or(&dir).display());
     let branch = from_git.then(|| "main".to_string());
+    // What a consumer pins: the stack's issuer and the pipeline file it trusts.
+    let issuer = stack_issuer(&stack_dir)?;
+    let pipeline_sha256 = hex::encode(sha256(
+        &std::fs::read(&pipeline).with_context(|| format!("reading {}", pipeline.display()))?,
+    ));
     for (name, _) in &report.subjects {
         let bytes = std::fs::read(published.join("artifacts").join(name))?;
         let v = verify_provenance(
@@ -257,6 +262,8 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
                 source_uri: source.clone(),
                 builder_id: Some(id.clone()),
                 source_branch: branch.clone(),
+                certificate_oidc_issuer: Some(issuer.clone()),
+                pipeline_sha256: Some(pipeline_sha256.clone()),
                 ..Options::default()
             },
         )

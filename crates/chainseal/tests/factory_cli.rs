@@ -23,18 +23,7 @@ fn ungated_example(dir: &Path) -> std::path::PathBuf {
     p
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
+use chainseal_testkit::copy_dir;
 
 #[test]
 fn gated_example_with_a_local_key_exits_1_naming_the_gate() {

@@ -348,7 +348,10 @@ fn factory_provenance_verifies_at_slsa_l3_only_for_its_builder_source_artifact_a
             .arg(out.join("provenance.sigstore.json"))
             .arg("--source-uri")
             .arg(source_uri)
-            .args(["--builder-id", builder, "--json"]);
+            .args(["--builder-id", builder, "--json"])
+            .args(["--certificate-oidc-issuer", &env.issuer])
+            .arg("--pipeline")
+            .arg(example_dir().join("pipeline.yaml"));
         if let Some(r) = root {
             c.arg("--trusted-root").arg(r);
         }
@@ -598,13 +601,11 @@ fn gate_for_another_identity_refuses_to_publish_and_the_right_identity_publishes
         original.contains(dot) && original.contains(&gate),
         "example changed shape"
     );
-    let honest = original.replace(
-        dot,
-        &format!("source:\n  path: {}\n", example_dir().display()),
-    );
+    // A source lies inside its pipeline's folder: both pipelines sit beside a copy.
+    let honest = original.clone();
     let other = honest.replace(&gate, &format!("identities: [{OTHER}]"));
     let dir = env.tmp.path().join("pipelines");
-    std::fs::create_dir(&dir).unwrap();
+    chainseal_testkit::copy_dir(&example_dir(), &dir);
     std::fs::write(dir.join("honest.yaml"), honest).unwrap();
     std::fs::write(dir.join("other.yaml"), other).unwrap();
 

@@ -7,9 +7,9 @@
 //! logs them; the [`gate`] verifies the run from its files before anything is
 //! [`publish`]ed.
 //!
-//! It never lets a step see the factory key, never gives a build step the network, and
-//! never signs anything a step wrote about itself: every attested field is computed by the
-//! observer.
+//! It never lets a step see the factory key, never gives any step a network, a
+//! capability or a mount of its own (also when it runs as root), and never signs
+//! anything a step wrote about itself: every attested field is computed by the observer.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

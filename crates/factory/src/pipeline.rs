@@ -101,7 +101,8 @@ pub struct Step {
     /// Files the step must leave in its output folder (`/out`), relative to it.
     #[serde(default)]
     pub outputs: Vec<String>,
-    /// Whether the step may use the host network (dependency fetching only).
+    /// Whether the step fetches dependencies: the observer then fetches its pins into its
+    /// `/out` before it starts (the step itself never gets a network).
     #[serde(default)]
     pub network: bool,
     /// What the step is allowed to fetch, by digest.

@@ -14,6 +14,21 @@ use chainseal_crypto::keys::PrivateKey;
 use chainseal_crypto::rfc3161::TsaSigner;
 use chainseal_crypto::x509::Certificate;
 
+/// Copy the folder `from` to `to` recursively (files and folders; symlinks are copied
+/// as the files they point at). Panics on any error.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
 /// Run `openssl ARGS` in `dir`; panics (failing the test) if openssl is missing or fails.
 pub fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
