@@ -42,8 +42,10 @@ Exit status: 0 when the honest build verifies and both attacks are caught, 1 oth
       --certificate-identity you@example.com --certificate-oidc-issuer https://accounts.google.com a.txt
   chainseal verify-blob --bundle b.sigstore.json --key cosign.pub --json sha256:9f86d08…
   chainseal verify-blob --bundle a.sigstore.json --trusted-root trusted_root.json \\
-      --certificate-identity-regexp '^https://github.com/org/' \\
-      --certificate-oidc-issuer https://token.actions.githubusercontent.com a.txt")]
+      --certificate-identity-regexp '^https://github\\.com/org/repo/\\.github/workflows/[^@]+@refs/tags/v.*$' \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com a.txt
+
+Regular expressions are unanchored, as in cosign: anchor them with ^…$.")]
     VerifyBlob {
         #[command(flatten)]
         args: verify_cmd::VerifyArgs,

@@ -30,7 +30,9 @@ pub struct VerifyArgs {
         conflicts_with = "certificate_identity_regexp"
     )]
     pub certificate_identity: Option<String>,
-    /// Expected identity as a regular expression (unanchored, as in cosign: use ^…$).
+    /// Expected identity as a regular expression. Unanchored, as in cosign: `org/repo`
+    /// also matches `https://evil.example/org/repo-fork`. Anchor it and escape dots:
+    /// `'^https://github\.com/org/repo/\.github/workflows/release\.yml@refs/tags/v.*$'`.
     #[arg(long, value_name = "REGEX")]
     pub certificate_identity_regexp: Option<String>,
     /// The OIDC issuer and Fulcio extensions the certificate must carry (boxed: they are
@@ -61,7 +63,8 @@ pub struct CertificateArgs {
         conflicts_with = "certificate_oidc_issuer_regexp"
     )]
     pub certificate_oidc_issuer: Option<String>,
-    /// Expected OIDC issuer as a regular expression (unanchored, as in cosign).
+    /// Expected OIDC issuer as a regular expression. Unanchored, as in cosign: anchor it,
+    /// e.g. `'^https://token\.actions\.githubusercontent\.com$'`.
     #[arg(long, value_name = "REGEX")]
     pub certificate_oidc_issuer_regexp: Option<String>,
     /// Fulcio extensions the signing certificate must carry (exact values).

@@ -502,8 +502,17 @@ fn processes_in(ns: &std::ffi::OsStr) -> u64 {
         .count() as u64
 }
 
-/// How often a running step's `/out` is measured and its output streamed.
-const POLL: Duration = Duration::from_millis(20);
+/// How often a running step's `/out` and processes are measured.
+const MEASURE: Duration = Duration::from_millis(20);
+/// How often the step's exit is checked and its output streamed: every millisecond in
+/// its first second (so a short step costs no waiting), then every 5 ms.
+fn wait_tick(elapsed: Duration) -> Duration {
+    if elapsed < Duration::from_secs(1) {
+        Duration::from_millis(1)
+    } else {
+        Duration::from_millis(5)
+    }
+}
 
 /// Run one step in a fresh sandbox and wait for it. What the step writes to stdout and
 /// stderr goes to `on_output` as it comes (and the end of it into the outcome).
@@ -536,8 +545,7 @@ pub fn run(spec: &SandboxSpec, on_output: &mut dyn FnMut(&[u8])) -> Result<StepO
     let started = Instant::now();
     let deadline = Duration::from_secs(spec.timeout_secs);
     let mut killed_for: Option<String> = None;
-    // Short steps are noticed within a millisecond; long ones are polled every POLL.
-    let mut poll = Duration::from_millis(1);
+    let mut measured: Option<Instant> = None;
     let mut pid_ns = None;
     let status = loop {
         match child.try_wait() {
@@ -547,7 +555,8 @@ pub fn run(spec: &SandboxSpec, on_output: &mut dyn FnMut(&[u8])) -> Result<StepO
         }
         out_cap.drain(on_output);
         err_cap.drain(on_output);
-        if killed_for.is_none() {
+        if killed_for.is_none() && measured.is_none_or(|t| t.elapsed() >= MEASURE) {
+            measured = Some(Instant::now());
             if pid_ns.is_none() {
                 pid_ns = step_pid_ns(child.id());
             }
@@ -570,8 +579,7 @@ pub fn run(spec: &SandboxSpec, on_output: &mut dyn FnMut(&[u8])) -> Result<StepO
                 let _ = child.kill();
             }
         }
-        std::thread::sleep(poll);
-        poll = (poll * 2).min(POLL);
+        std::thread::sleep(wait_tick(started.elapsed()));
     };
     out_cap.drain(on_output);
     err_cap.drain(on_output);
