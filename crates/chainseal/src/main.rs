@@ -130,7 +130,62 @@ enum ConformanceCommand {
     SignBundle(sign_cmd::ConformanceSignArgs),
 }
 
+/// `verify-blob` and `verify-blob-attestation` parsed on their own: building the whole
+/// command tree costs more than the verification's signatures (hundreds of arguments,
+/// help texts and their allocations), and these are the commands run once per artifact
+/// in pipelines and admission checks. Only a successful parse is used; `--help`, a
+/// usage error or anything else goes through the full parser, so messages stay the same.
+#[derive(Parser)]
+#[command(
+    name = "chainseal",
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
+struct FastVerify {
+    #[command(subcommand)]
+    command: FastVerifyCommand,
+}
+
+#[derive(Subcommand)]
+enum FastVerifyCommand {
+    VerifyBlob {
+        #[command(flatten)]
+        args: verify_cmd::VerifyArgs,
+        artifact: String,
+    },
+    VerifyBlobAttestation {
+        #[command(flatten)]
+        args: verify_cmd::VerifyArgs,
+        #[arg(long = "type", value_name = "URI")]
+        predicate_type: Option<String>,
+        artifact: String,
+    },
+}
+
+fn fast_verify() -> Option<anyhow::Result<ExitCode>> {
+    let first = std::env::args_os().nth(1)?;
+    if first != "verify-blob" && first != "verify-blob-attestation" {
+        return None;
+    }
+    if std::env::args_os().any(|a| a == "-h" || a == "--help") {
+        return None;
+    }
+    Some(match FastVerify::try_parse().ok()?.command {
+        FastVerifyCommand::VerifyBlob { args, artifact } => {
+            verify_cmd::run(&args, &artifact, Some(false), None)
+        }
+        FastVerifyCommand::VerifyBlobAttestation {
+            args,
+            predicate_type,
+            artifact,
+        } => verify_cmd::run(&args, &artifact, Some(true), predicate_type.as_deref()),
+    })
+}
+
 fn main() -> ExitCode {
+    if let Some(result) = fast_verify() {
+        return finish(result);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::VerifyBlob { args, artifact } => {
@@ -171,6 +226,10 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Verify(args)) => bench_cmd::run(&args),
         Command::Bench(BenchCommand::Factory(args)) => bench_factory::run(&args),
     };
+    finish(result)
+}
+
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {

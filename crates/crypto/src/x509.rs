@@ -30,7 +30,8 @@ const EKU_CODE_SIGNING_DER: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 
 /// DER value bytes of id-kp-timeStamping (for rustls-webpki).
 const EKU_TIME_STAMPING_DER: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
 /// Arc prefix of Sigstore's Fulcio extensions, `1.3.6.1.4.1.57264.1.N`.
-const FULCIO_ARC: &str = "1.3.6.1.4.1.57264.1.";
+/// Fulcio's extension arc: its extensions are `FULCIO_OID.N`.
+const FULCIO_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1");
 
 fn parse_err(what: &'static str) -> impl Fn(der::Error) -> Error {
     move |e| Error::CertificateParse {
@@ -156,6 +157,13 @@ impl Certificate {
                 reason: "expected exactly one CERTIFICATE block".into(),
             }),
         }
+    }
+
+    /// Whether `pem` is exactly one `CERTIFICATE` block holding this certificate's DER
+    /// byte for byte (compared, not parsed: a different encoding is a different
+    /// certificate).
+    pub fn is_pem_of_self(&self, pem: &str) -> bool {
+        matches!(pem_blocks(pem).as_deref(), Ok([(label, der)]) if label == "CERTIFICATE" && der.as_slice() == self.der())
     }
 
     /// Parse every `CERTIFICATE` PEM block of `pem`, in order. Any other block is an error.
@@ -394,23 +402,47 @@ fn parse_sans(cert: &x509_cert::Certificate) -> Result<Vec<SubjectAltName>, Erro
         .collect())
 }
 
+/// Certificate signature algorithms, compared as OIDs (no string formatting per check).
+const SIG_ALGS: [(ObjectIdentifier, SignatureScheme); 7] = [
+    (
+        ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
+        SignatureScheme::EcdsaSha256,
+    ),
+    (
+        ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3"),
+        SignatureScheme::EcdsaSha384,
+    ),
+    (
+        ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4"),
+        SignatureScheme::EcdsaSha512,
+    ),
+    (
+        ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11"),
+        SignatureScheme::RsaPkcs1Sha256,
+    ),
+    (
+        ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12"),
+        SignatureScheme::RsaPkcs1Sha384,
+    ),
+    (
+        ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13"),
+        SignatureScheme::RsaPkcs1Sha512,
+    ),
+    (
+        ObjectIdentifier::new_unwrap("1.3.101.112"),
+        SignatureScheme::Ed25519,
+    ),
+];
+
 fn scheme_for_sig_alg(alg: &spki::AlgorithmIdentifierRef<'_>) -> Result<SignatureScheme, Error> {
-    let scheme = match alg.oid.to_string().as_str() {
-        "1.2.840.10045.4.3.2" => SignatureScheme::EcdsaSha256,
-        "1.2.840.10045.4.3.3" => SignatureScheme::EcdsaSha384,
-        "1.2.840.10045.4.3.4" => SignatureScheme::EcdsaSha512,
-        "1.2.840.113549.1.1.11" => SignatureScheme::RsaPkcs1Sha256,
-        "1.2.840.113549.1.1.12" => SignatureScheme::RsaPkcs1Sha384,
-        "1.2.840.113549.1.1.13" => SignatureScheme::RsaPkcs1Sha512,
-        "1.3.101.112" => SignatureScheme::Ed25519,
-        other => {
-            return Err(Error::CertificateParse {
-                what: "signatureAlgorithm",
-                reason: format!("unsupported certificate signature algorithm {other}"),
-            });
-        }
-    };
-    Ok(scheme)
+    SIG_ALGS
+        .iter()
+        .find(|(oid, _)| *oid == alg.oid)
+        .map(|(_, scheme)| *scheme)
+        .ok_or_else(|| Error::CertificateParse {
+            what: "signatureAlgorithm",
+            reason: format!("unsupported certificate signature algorithm {}", alg.oid),
+        })
 }
 
 /// Sigstore Fulcio certificate extensions (<https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md>).
@@ -481,13 +513,13 @@ impl FulcioExtensions {
             .into_iter()
             .flatten()
         {
-            let oid = ext.extn_id.to_string();
-            let Some(arc) = oid
-                .strip_prefix(FULCIO_ARC)
-                .and_then(|a| a.parse::<u32>().ok())
-            else {
+            if ext.extn_id.parent() != Some(FULCIO_OID) {
+                continue;
+            }
+            let Some(arc) = ext.extn_id.arcs().last() else {
                 continue;
             };
+            let oid = ext.extn_id;
             let bytes = ext.extn_value.as_bytes();
             let value = if arc <= 6 {
                 String::from_utf8(bytes.to_vec()).map_err(|_| Error::CertificateParse {

@@ -4,7 +4,6 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chainseal_crypto::keys::PublicKey;
-use chainseal_crypto::x509::Certificate;
 use chainseal_model::bundle::{
     Bundle, BundleVersion, Content, HashAlgorithm, HashOutput, TlogEntry,
 };
@@ -366,10 +365,7 @@ fn pem_is_signer(pem: &[u8], signer: &Signer) -> bool {
         return false;
     };
     match &signer.cert {
-        Some(leaf) => {
-            text.contains("CERTIFICATE-----")
-                && Certificate::from_pem(text).is_ok_and(|c| c.der() == leaf.der())
-        }
+        Some(leaf) => leaf.is_pem_of_self(text),
         None => {
             !text.contains("CERTIFICATE-----")
                 && PublicKey::from_pem(text).is_ok_and(|k| k.spki_der() == signer.key.spki_der())
