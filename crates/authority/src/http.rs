@@ -254,8 +254,13 @@ pub async fn serve(
             "authority: the development OIDC issuer is enabled on non-loopback address {addr}: it mints tokens for any subject"
         );
     }
-    axum::serve(listener, router(authority))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(Error::io("serving the authority"))
+    chainseal_serve::serve(
+        listener,
+        router(authority),
+        chainseal_serve::Limits::default(),
+        "authority",
+        shutdown,
+    )
+    .await;
+    Ok(())
 }

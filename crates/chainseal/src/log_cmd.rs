@@ -67,6 +67,51 @@ pub struct ServeArgs {
     /// With --postgres: where tiles go, a directory or s3://bucket[/prefix].
     #[arg(long)]
     object_store: Option<String>,
+    /// Connection, time and load limits of the HTTP server.
+    #[command(flatten)]
+    limits: ServerLimitsArgs,
+}
+
+/// The HTTP server's limits (`chainseal_serve::Limits`).
+#[derive(Args, Debug)]
+pub struct ServerLimitsArgs {
+    /// Open connections at once; more are answered 503 and closed (default: a quarter of
+    /// the open-file limit).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Requests handled at once; more are shed with 503 and Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    max_in_flight: usize,
+    /// Seconds a client has to send a complete request head (also the keep-alive idle
+    /// timeout).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds to answer one request, reading its body included.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    request_timeout: u64,
+}
+
+impl ServerLimitsArgs {
+    /// The limits these flags set.
+    pub fn limits(&self) -> anyhow::Result<chainseal_serve::Limits> {
+        let d = chainseal_serve::Limits::default();
+        if self.max_in_flight == 0 || self.header_timeout == 0 || self.request_timeout == 0 {
+            anyhow::bail!(
+                "--max-in-flight, --header-timeout and --request-timeout must be greater than 0"
+            );
+        }
+        Ok(chainseal_serve::Limits {
+            max_connections: match self.max_connections {
+                Some(0) => anyhow::bail!("--max-connections must be greater than 0"),
+                Some(n) => n,
+                None => d.max_connections,
+            },
+            max_in_flight: self.max_in_flight,
+            header_timeout: Duration::from_secs(self.header_timeout),
+            request_timeout: Duration::from_secs(self.request_timeout),
+            ..d
+        })
+    }
 }
 
 /// Arguments of `chainseal log vkey`.
@@ -104,6 +149,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map(|w| Witness::parse(w))
         .collect::<Result<_, _>>()?;
     cfg.witness_quorum = args.witness_quorum.unwrap_or(cfg.witnesses.len());
+    let limits = args.limits.limits()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -119,13 +165,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 let storage = PgStorage::open(url, objects).await?;
                 let log = Log::start(storage, signer, cfg).await?;
                 announce(addr, &vkey);
-                chainseal_log_server::serve(log, listener).await?;
+                chainseal_log_server::serve_with(log, listener, limits).await?;
             }
             _ => {
                 let storage = FsStorage::open(&args.storage)?;
                 let log = Log::start(storage, signer, cfg).await?;
                 announce(addr, &vkey);
-                chainseal_log_server::serve(log, listener).await?;
+                chainseal_log_server::serve_with(log, listener, limits).await?;
             }
         }
         Ok::<_, anyhow::Error>(())

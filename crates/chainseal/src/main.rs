@@ -22,8 +22,48 @@ mod witness_cmd;
 #[derive(Parser)]
 #[command(name = "chainseal", version, about, long_about = None)]
 struct Cli {
+    /// Log format on stderr (servers log each start, refusal and failure; `RUST_LOG`
+    /// sets the level, e.g. `RUST_LOG=debug` for every request).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logs to stderr: `RUST_LOG` if set, else `info` for servers and `warn` for the rest
+/// (whose output is their report).
+fn init_logging(format: LogFormat, server: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if server { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => b.try_init(),
+        LogFormat::Json => b.json().try_init(),
+    };
+}
+
+impl Command {
+    /// Whether the command runs a long-lived server (its logs are its output).
+    fn is_server(&self) -> bool {
+        matches!(
+            self,
+            Command::Log(log_cmd::LogCommand::Serve(_))
+                | Command::Witness(witness_cmd::WitnessCommand::Serve(_))
+                | Command::Authority(authority_cmd::AuthorityCommand::Serve(_))
+                | Command::Stack(authority_cmd::StackCommand::Serve(_))
+        )
+    }
 }
 
 #[derive(Subcommand)]
@@ -187,6 +227,7 @@ fn main() -> ExitCode {
         return finish(result);
     }
     let cli = Cli::parse();
+    init_logging(cli.log_format, cli.command.is_server());
     let result = match cli.command {
         Command::VerifyBlob { args, artifact } => {
             verify_cmd::run(&args, &artifact, Some(false), None)

@@ -82,12 +82,28 @@ pub fn vkey(dir: &Path) -> Result<String> {
     Ok(read_key(&dir.join(KEY_FILE))?.to_vkey())
 }
 
-/// Serves `log` on `listener` until the future is dropped or the listener fails.
+/// Serves `log` on `listener` until the future is dropped, under `chainseal_serve`'s
+/// default limits (connections, header and request timeouts, load shedding).
 pub async fn serve<S: storage::Storage>(
     log: Log<S>,
     listener: tokio::net::TcpListener,
 ) -> Result<()> {
-    axum::serve(listener, http::router(log))
-        .await
-        .map_err(|e| Error::storage("serving HTTP", e))
+    serve_with(log, listener, chainseal_serve::Limits::default()).await
+}
+
+/// [`serve`] with explicit limits.
+pub async fn serve_with<S: storage::Storage>(
+    log: Log<S>,
+    listener: tokio::net::TcpListener,
+    limits: chainseal_serve::Limits,
+) -> Result<()> {
+    chainseal_serve::serve(
+        listener,
+        http::router(log),
+        limits,
+        "log",
+        std::future::pending(),
+    )
+    .await;
+    Ok(())
 }

@@ -82,9 +82,15 @@ pub async fn serve(
     witness: Arc<Witness>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(witness))
-        .with_graceful_shutdown(shutdown)
-        .await
+    chainseal_serve::serve(
+        listener,
+        router(witness),
+        chainseal_serve::Limits::default(),
+        "witness",
+        shutdown,
+    )
+    .await;
+    Ok(())
 }
 
 /// Opens the witness, binds `listen`, calls `on_ready` with the bound address, and serves

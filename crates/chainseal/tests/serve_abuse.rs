@@ -1,0 +1,149 @@
+//! `chainseal log serve` under abusive clients, as a black box: clients that never finish
+//! their headers and more connections than the process has descriptors for. The process
+//! runs with an open-file limit of 256 (as a small container would), and every attack is
+//! checked beside a client that only wants its checkpoint.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use chainseal_testkit::process::{Proc, start_listening};
+
+const BIN: &str = env!("CARGO_BIN_EXE_chainseal");
+
+/// `chainseal log serve` with 256 open files at most and a 1 s header timeout.
+fn start_log(dir: &std::path::Path) -> (Proc, String) {
+    let storage = dir.display().to_string();
+    start_listening(
+        "sh",
+        &[
+            "-c",
+            "ulimit -n 256 && exec \"$0\" \"$@\"",
+            BIN,
+            "log",
+            "serve",
+            "--storage",
+            &storage,
+            "--origin",
+            "abuse.example/log",
+            "--listen",
+            "127.0.0.1:0",
+            "--header-timeout",
+            "1",
+        ],
+    )
+}
+
+fn addr(url: &str) -> String {
+    url.trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// GET `path` on a fresh connection; the answer's status line, or what went wrong.
+fn get(addr: &str, path: &str, within: Duration) -> Result<String, String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(within)).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .map_err(|e| format!("write: {e}"))?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).map_err(|e| format!("read: {e}"))?;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    Ok(text)
+}
+
+/// `n` connections that send half a request head and then nothing.
+fn slow_clients(addr: &str, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .filter_map(|_| {
+            let mut s = TcpStream::connect(addr).ok()?;
+            let _ = s.write_all(b"GET /checkpoint HTTP/1.1\r\nHost: x\r\n");
+            Some(s)
+        })
+        .collect()
+}
+
+/// Whether the server closed `s` (EOF or a final answer) within `t`.
+fn closed_by_server(s: &mut TcpStream, t: Duration) -> bool {
+    s.set_read_timeout(Some(t)).unwrap();
+    let mut buf = Vec::new();
+    match s.read_to_end(&mut buf) {
+        Ok(_) => true,
+        Err(e) => matches!(e.kind(), std::io::ErrorKind::ConnectionReset),
+    }
+}
+
+fn alive(p: &mut Proc) -> bool {
+    matches!(p.0.try_wait(), Ok(None))
+}
+
+#[test]
+fn slow_header_clients_are_cut_and_the_log_keeps_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut proc, url) = start_log(dir.path());
+    let a = addr(&url);
+    // Positive control before the attack.
+    let r = get(&a, "/checkpoint", Duration::from_secs(5)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+
+    let mut slow = slow_clients(&a, 300);
+    assert!(
+        slow.len() >= 250,
+        "only {} slow clients connected",
+        slow.len()
+    );
+    // During the attack every request is answered at once: 200, or 503 with Retry-After
+    // while the slots are taken; never a hang.
+    let t0 = Instant::now();
+    let r = get(&a, "/checkpoint", Duration::from_secs(3)).expect("answered during the attack");
+    assert!(t0.elapsed() < Duration::from_secs(3));
+    assert!(
+        r.starts_with("HTTP/1.1 200")
+            || (r.starts_with("HTTP/1.1 503") && r.contains("Retry-After")),
+        "{r}"
+    );
+    // The header timeout (1 s) cuts every slow client.
+    let held = slow
+        .iter_mut()
+        .map(|s| closed_by_server(s, Duration::from_secs(4)))
+        .filter(|closed| !closed)
+        .count();
+    assert_eq!(
+        held, 0,
+        "{held} slow clients were still held after the header timeout"
+    );
+    // And the log answers normally again, still the same process.
+    let r = get(&a, "/checkpoint", Duration::from_secs(5)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(alive(&mut proc), "the log process died");
+}
+
+#[test]
+fn connections_over_the_limit_get_503_and_the_log_stays_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut proc, url) = start_log(dir.path());
+    let a = addr(&url);
+    // 256 descriptors: the log keeps at most (256 - 64) / 4 = 48 connections.
+    let mut slow = slow_clients(&a, 120);
+    std::thread::sleep(Duration::from_millis(200));
+    let refused = slow
+        .iter_mut()
+        .map(|s| {
+            s.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            let mut buf = [0u8; 64];
+            matches!(s.read(&mut buf), Ok(n) if n > 0 && buf[..n].starts_with(b"HTTP/1.1 503"))
+        })
+        .filter(|refused| *refused)
+        .count();
+    assert!(
+        (60..=120 - 40).contains(&refused),
+        "expected about 72 of 120 connections refused with 503, got {refused}"
+    );
+    assert!(alive(&mut proc), "the log process died");
+    drop(slow);
+    std::thread::sleep(Duration::from_millis(200));
+    // Control: with the flood gone, a client gets its checkpoint.
+    let r = get(&a, "/checkpoint", Duration::from_secs(5)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+}
