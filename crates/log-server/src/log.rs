@@ -159,8 +159,15 @@ impl<S: Storage> Log<S> {
             max: cfg.integrate_max.max(1),
             http: reqwest::Client::new(),
         };
-        // Recover synchronously: a store that would fork the tree fails start-up.
-        integrator.tick().await?;
+        // Recover synchronously: a store that would fork the tree fails start-up. Missing
+        // cosignatures do not: the log serves reads, and the loop below retries.
+        match integrator.tick().await {
+            Ok(_) => {}
+            Err(e @ Error::Witness { .. }) => tracing::warn!(
+                "start-up: {e}; serving the last published checkpoint, retrying every interval"
+            ),
+            Err(e) => return Err(e),
+        }
         tokio::spawn(sequencer(
             inner.clone(),
             rx,
@@ -412,41 +419,56 @@ impl<S: Storage> Integrator<S> {
         self.inner.storage.write_checkpoint(note.to_bytes()).await
     }
 
+    /// Asks every witness at once and returns as soon as `quorum` cosignatures are in
+    /// (a hung witness no longer delays a checkpoint another one can cosign); the
+    /// requests still out are dropped. A witness that names a size whose tiles were not
+    /// loaded is asked again, after loading them.
     async fn cosign(
         &mut self,
         witnesses: &mut [Witness],
         note: &Note,
         size: u64,
     ) -> Result<Vec<chainseal_tlog::note::NoteSignature>> {
-        // Proofs from any size the witnesses may claim need the tiles at those sizes;
-        // load lazily through `ensure` before each attempt.
+        use futures_util::stream::{FuturesUnordered, StreamExt};
         let mut sigs = Vec::new();
-        for w in witnesses.iter_mut() {
-            for _ in 0..2 {
-                let old = w.old_size();
-                if old > 0 && old < size {
-                    self.ensure(&[old - 1], size).await?;
-                }
-                let tree = &self.tree;
-                let proof = |o: u64| -> Result<Vec<Hash>> { tree.consistency(o, size) };
-                match w.cosign(&self.http, note, size, &proof).await {
+        let mut pending: Vec<usize> = (0..witnesses.len()).collect();
+        for _round in 0..2 {
+            // Proofs from the sizes the witnesses last reported need those tiles.
+            let olds: Vec<u64> = pending
+                .iter()
+                .map(|&i| witnesses[i].old_size())
+                .filter(|&o| o > 0 && o < size)
+                .map(|o| o - 1)
+                .collect();
+            self.ensure(&olds, size).await?;
+            let tree = &self.tree;
+            let http = &self.http;
+            let proof = |o: u64| -> Result<Vec<Hash>> { tree.consistency(o, size) };
+            let proof = &proof;
+            let mut asks: FuturesUnordered<_> = witnesses
+                .iter_mut()
+                .enumerate()
+                .filter(|(i, _)| pending.contains(i))
+                .map(|(i, w)| async move { (i, w.cosign(http, note, size, proof).await) })
+                .collect();
+            let mut retry = Vec::new();
+            while let Some((i, r)) = asks.next().await {
+                match r {
                     Ok(s) => {
                         sigs.push(s);
-                        break;
-                    }
-                    Err(Error::Tlog(chainseal_tlog::Error::MissingHash { .. })) => {
-                        // The witness reported a size whose tiles we had not loaded.
-                        let o = w.old_size();
-                        if o > 0 && o < size {
-                            self.ensure(&[o - 1], size).await?;
+                        if sigs.len() >= self.quorum.max(1) {
+                            return Ok(sigs);
                         }
                     }
-                    Err(e) => {
-                        tracing::warn!("{e}");
-                        break;
-                    }
+                    Err(Error::Tlog(chainseal_tlog::Error::MissingHash { .. })) => retry.push(i),
+                    Err(e) => tracing::warn!("{e}"),
                 }
             }
+            drop(asks);
+            if retry.is_empty() {
+                break;
+            }
+            pending = retry;
         }
         Ok(sigs)
     }
@@ -458,6 +480,11 @@ impl<S: Storage> Integrator<S> {
         };
         let ready: Vec<(u64, Vec<Waiter>)> = {
             let mut w = self.inner.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            // Writers whose client gave up are not kept until their entry is covered.
+            w.retain(|_, list| {
+                list.retain(|x| !x.reply.is_closed());
+                !list.is_empty()
+            });
             let rest = w.split_off(&cp.size);
             std::mem::replace(&mut *w, rest).into_iter().collect()
         };
