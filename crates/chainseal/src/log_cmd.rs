@@ -49,14 +49,17 @@ pub struct ServeArgs {
     /// Cosignatures required before a checkpoint is published (default: all witnesses).
     #[arg(long)]
     witness_quorum: Option<usize>,
-    /// Milliseconds between checkpoints.
+    /// Milliseconds between looks for batches sequenced by other front ends (and the
+    /// back-off after a failure); a batch sequenced here is published as soon as it is
+    /// durable (group commit).
     #[arg(long, default_value_t = 250)]
     checkpoint_interval: u64,
     /// Most entries per sequenced batch.
     #[arg(long, default_value_t = 256)]
     batch_max: usize,
-    /// Longest a batch waits to fill, in milliseconds.
-    #[arg(long, default_value_t = 100)]
+    /// Longest a batch waits to fill, in milliseconds (0: group commit, a batch is what
+    /// queued while the previous one was made durable).
+    #[arg(long, default_value_t = 0)]
     batch_wait: u64,
     /// Most submissions queued before the server answers 503.
     #[arg(long, default_value_t = 8192)]
@@ -80,7 +83,7 @@ pub struct ServerLimitsArgs {
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
     /// Requests handled at once; more are shed with 503 and Retry-After.
-    #[arg(long, value_name = "N", default_value_t = 512)]
+    #[arg(long, value_name = "N", default_value_t = 4096)]
     max_in_flight: usize,
     /// Seconds a client has to send a complete request head (also the keep-alive idle
     /// timeout).

@@ -28,9 +28,12 @@ pub struct Config {
     pub origin: String,
     /// Most entries per sequenced batch.
     pub batch_max: usize,
-    /// Longest a batch waits to fill.
+    /// Longest a batch waits to fill (default 0: group commit, a batch is what queued
+    /// while the previous one was being made durable).
     pub batch_wait: Duration,
-    /// How often the integrator integrates and publishes a checkpoint.
+    /// How often the integrator looks for batches sequenced elsewhere (other front ends
+    /// of a shared store), and how long it backs off after a failure. A batch sequenced
+    /// here is integrated as soon as it is durable and the previous checkpoint is out.
     pub checkpoint_interval: Duration,
     /// Most submissions waiting to be sequenced (pushback beyond: 503).
     pub queue: usize,
@@ -45,12 +48,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults: batches of 256 / 100 ms, checkpoint every 250 ms, 8192 queued.
+    /// Defaults: group commit (batches of up to 256 with no waiting, a checkpoint as soon
+    /// as one is durable), a look at the shared store every 250 ms, 8192 queued.
     pub fn new(origin: &str) -> Self {
         Config {
             origin: origin.to_owned(),
             batch_max: 256,
-            batch_wait: Duration::from_millis(100),
+            batch_wait: Duration::ZERO,
             checkpoint_interval: Duration::from_millis(250),
             queue: 8192,
             integrate_max: 1 << 16,
@@ -177,33 +181,21 @@ impl<S: Storage> Log<S> {
         let interval = cfg.checkpoint_interval.max(Duration::from_millis(1));
         let woken = inner.clone();
         tokio::spawn(async move {
-            // Publish at most one checkpoint per interval, and look for work at least once
-            // per interval; a batch made durable while the log was idle (the last
-            // checkpoint more than an interval ago) is integrated at once instead of
-            // waiting for the next tick.
-            // Under load this is the plain periodic loop; a lone writer no longer waits
-            // for a tick. Other front ends' batches (shared storage) are picked up by
-            // the periodic tick.
-            let start = tokio::time::Instant::now();
-            let mut last = start.checked_sub(interval).unwrap_or(start);
+            // Group commit: a batch made durable here is integrated and published at
+            // once; batches that become durable meanwhile wait only for that checkpoint
+            // and then go out together, so latency follows load instead of a tick.
+            // The interval only paces the look for other front ends' batches (shared
+            // storage) and the back-off after a failure.
             loop {
-                let periodic = tokio::time::Instant::now() + interval;
                 tokio::select! {
-                    _ = woken.sequenced.notified() => {
-                        tokio::time::sleep_until(last + interval).await;
-                    }
-                    _ = tokio::time::sleep_until(periodic) => {}
+                    _ = woken.sequenced.notified() => {}
+                    _ = tokio::time::sleep(interval) => {}
                 }
-                match integrator.tick().await {
-                    Ok(true) => last = tokio::time::Instant::now(),
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::error!("integration: {e}");
-                        // Back off for an interval, and reload the right edge from
-                        // storage next round.
-                        last = tokio::time::Instant::now();
-                        integrator.tree.reset(u64::MAX);
-                    }
+                if let Err(e) = integrator.tick().await {
+                    tracing::error!("integration: {e}");
+                    // Reload the right edge from storage next round, after a pause.
+                    integrator.tree.reset(u64::MAX);
+                    tokio::time::sleep(interval).await;
                 }
             }
         });

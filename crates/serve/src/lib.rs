@@ -59,7 +59,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: default_max_connections(),
-            max_in_flight: 512,
+            max_in_flight: 4096,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             h2_max_streams: 64,
