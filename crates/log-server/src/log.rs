@@ -79,6 +79,8 @@ struct Waiter {
 }
 
 struct Inner<S: Storage> {
+    /// Bounds the entry verifications running at once on the blocking pool.
+    verifiers: tokio::sync::Semaphore,
     storage: S,
     origin: String,
     signer: Ed25519Signer,
@@ -154,6 +156,9 @@ impl<S: Storage> Log<S> {
             waiters: Mutex::new(BTreeMap::new()),
             ack_timeout: cfg.ack_timeout,
             sequenced: tokio::sync::Notify::new(),
+            verifiers: tokio::sync::Semaphore::new(
+                2 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            ),
         });
         let mut integrator = Integrator {
             inner: inner.clone(),
@@ -220,7 +225,20 @@ impl<S: Storage> Log<S> {
     /// Verifies and submits a `CreateEntryRequest`; resolves to the `TransparencyLogEntry`
     /// JSON once a published checkpoint covers the entry.
     pub async fn submit(&self, request: &[u8]) -> Result<Vec<u8>> {
-        let prepared = entry::prepare(request)?;
+        // Decoding and signature checks are CPU work (up to 8×8 signatures a request):
+        // on the blocking pool, a few at a time, never on the threads serving reads.
+        let prepared = {
+            let _permit = self
+                .inner
+                .verifiers
+                .acquire()
+                .await
+                .map_err(|_| Error::Unavailable("shutting down"))?;
+            let req = request.to_vec();
+            tokio::task::spawn_blocking(move || entry::prepare(&req))
+                .await
+                .map_err(|_| Error::Unavailable("entry verification failed"))??
+        };
         let (reply, rx) = oneshot::channel();
         self.inner
             .tx

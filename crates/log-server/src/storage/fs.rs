@@ -53,6 +53,18 @@ impl FsStorage {
             tx.open_table(META).map_err(|e| db_err("meta")(e.into()))?;
         }
         tx.commit().map_err(|e| db_err("commit")(e.into()))?;
+        // Temporaries of writes a crash or a full disk interrupted: removed in the
+        // background (a large log has many folders; start-up does not wait for it).
+        let sweep = dir.to_owned();
+        std::thread::spawn(move || {
+            let n = remove_leftovers(&sweep);
+            if n > 0 {
+                tracing::info!(
+                    "removed {n} leftover temporary files under {}",
+                    sweep.display()
+                );
+            }
+        });
         Ok(FsStorage {
             dir: dir.to_owned(),
             db: Arc::new(db),
@@ -194,17 +206,83 @@ fn write_file(dir: &Path, seq: &AtomicU64, rel: &str, bytes: &[u8]) -> Result<Pa
         .parent()
         .ok_or_else(|| Error::storage(rel.to_owned(), "no parent directory"))?
         .to_owned();
-    std::fs::create_dir_all(&parent).map_err(io_err(format!("mkdir {}", parent.display())))?;
+    create_dir_durable(&parent)?;
     let n = seq.fetch_add(1, Ordering::Relaxed);
-    let tmp = parent.join(format!(".tmp-{}-{n}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io_err(format!("create {}", tmp.display())))?;
-    f.write_all(bytes)
-        .map_err(io_err(format!("write {}", tmp.display())))?;
-    f.sync_all()
-        .map_err(io_err(format!("fsync {}", tmp.display())))?;
-    drop(f);
-    std::fs::rename(&tmp, &path).map_err(io_err(format!("rename to {}", path.display())))?;
-    Ok(parent)
+    let tmp = parent.join(format!("{TMP_PREFIX}{}-{n}", std::process::id()));
+    let written = (|| -> Result<()> {
+        let mut f =
+            std::fs::File::create(&tmp).map_err(io_err(format!("create {}", tmp.display())))?;
+        f.write_all(bytes)
+            .map_err(io_err(format!("write {}", tmp.display())))?;
+        f.sync_all()
+            .map_err(io_err(format!("fsync {}", tmp.display())))?;
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(io_err(format!("rename to {}", path.display())))
+    })();
+    if written.is_err() {
+        // A full disk must not leave half-written temporaries behind.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map(|()| parent)
+}
+
+/// Prefix of the temporary files objects are written through.
+const TMP_PREFIX: &str = ".tmp-";
+
+/// `create_dir_all`, with every folder it creates fsynced into its parent, so that a
+/// new tile folder survives a crash along with the files renamed into it.
+fn create_dir_durable(dir: &Path) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut d = dir;
+    while !d.exists() {
+        missing.push(d.to_owned());
+        match d.parent() {
+            Some(p) => d = p,
+            None => break,
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(io_err(format!("mkdir {}", dir.display())))?;
+    for m in missing.iter().rev() {
+        if let Some(p) = m.parent() {
+            sync_dir(p)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes temporaries a crash or a failed write left under `dir` (never a real object:
+/// those never start with [`TMP_PREFIX`]). Returns how many were removed.
+pub fn remove_leftovers(dir: &Path) -> usize {
+    walkdir_files(dir)
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(TMP_PREFIX))
+        })
+        .filter(|p| std::fs::remove_file(p).is_ok())
+        .count()
+}
+
+fn walkdir_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => out.push(e.path()),
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// Durably writes objects under `dir` (each tmp → fsync → rename, then each touched
