@@ -147,3 +147,41 @@ fn connections_over_the_limit_get_503_and_the_log_stays_up() {
     let r = get(&a, "/checkpoint", Duration::from_secs(5)).unwrap();
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
 }
+
+#[test]
+fn a_flood_on_one_stack_port_leaves_the_other_services_answering() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // The stack with 256 descriptors for its three servers, through a wrapper script.
+    let wrapper = dir.path().join("chainseal-256");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nulimit -n 256 || exit 1\nexec '{BIN}' \"$@\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let stack = dir.path().join("stack");
+    let mut proc = chainseal_testkit::process::start_stack(wrapper.to_str().unwrap(), &stack);
+    let ports: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(stack.join("stack.json")).unwrap()).unwrap();
+    let port = |svc: &str| format!("127.0.0.1:{}", ports[svc].as_u64().unwrap());
+    let authority = port("authority");
+    // Positive control before the flood.
+    let r = get(&authority, "/api/v2/configuration", Duration::from_secs(5)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    // 300 clients that never finish their headers, all on the log's port.
+    let flood = slow_clients(&port("log"), 300);
+    assert!(flood.len() >= 250, "only {} connected", flood.len());
+    std::thread::sleep(Duration::from_millis(300));
+    // The authority and the witness still answer at once.
+    let t0 = Instant::now();
+    let r = get(&authority, "/api/v2/configuration", Duration::from_secs(3))
+        .expect("the authority answers during a flood on the log");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let r = get(&port("witness"), "/checkpoint/none", Duration::from_secs(3))
+        .expect("the witness answers during a flood on the log");
+    assert!(r.starts_with("HTTP/1.1 "), "{r}");
+    assert!(t0.elapsed() < Duration::from_secs(3));
+    assert!(alive(&mut proc), "the stack died");
+    drop(flood);
+}
