@@ -13,13 +13,22 @@ if [ ! -d ../shared/vectors ]; then
 fi
 scripts/setup-build-deps.sh
 
+# What the README promises of every change: formatted, no clippy warnings, the lockfile
+# as committed, library docs that build without warnings.
+echo "== cargo fmt --check" >&2
+cargo fmt --all --check
+echo "== cargo clippy --locked --all-targets -D warnings" >&2
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo doc --lib -D warnings" >&2
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --lib --locked
+
 scripts/setup-python-peers.sh
 scripts/setup-node-peers.sh
 eval "$(scripts/setup-postgres.sh)"
 trap 'scripts/setup-postgres.sh stop >/dev/null 2>&1 || true' EXIT
 
 if command -v cargo-nextest >/dev/null 2>&1; then
-    cargo nextest run --workspace --no-fail-fast
+    cargo nextest run --workspace --no-fail-fast --locked
 else
-    cargo test --workspace --no-fail-fast
+    cargo test --workspace --no-fail-fast --locked
 fi

@@ -2,8 +2,8 @@
 //!
 //! It hashes files (SHA-256), builds the in-toto link of each step from what it saw
 //! itself, builds the SLSA provenance v1 Statement for the outputs, and signs both as DSSE
-//! envelopes through a [`Signer`] — the only place the factory key is used. Nothing a step
-//! writes about itself ends up in an attested field except its captured stdout/stderr
+//! envelopes through the run's [`crate::Attestor`] — the only place the factory key is
+//! used. Nothing a step writes about itself ends up in an attested field except its captured stdout/stderr
 //! (reported as byproducts).
 
 use std::collections::BTreeMap;

@@ -10,7 +10,8 @@
 //! - [`models`]: layouts, steps, inspections, links, Statement v1 with `link/v0.3`.
 //! - [`rules`]: artifact rules and their queue semantics.
 //! - [`record`] and [`run`]: hashing artifacts and producing signed links.
-//! - [`verify`]: the full verification algorithm, including sublayouts and inspections.
+//! - [`verify()`](fn@verify) (module [`mod@verify`]): the full verification algorithm,
+//!   including sublayouts and inspections.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

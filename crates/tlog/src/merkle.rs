@@ -39,7 +39,7 @@ pub fn empty_root() -> Hash {
     Sha256::digest([]).into()
 }
 
-/// Converts a byte slice that must be a hash into a [`Hash`].
+/// Converts a byte slice that must be a hash into a [`Hash`](type@Hash).
 pub fn hash_from_slice(what: &'static str, bytes: &[u8]) -> Result<Hash> {
     Hash::try_from(bytes).map_err(|_| Error::HashLength {
         what,

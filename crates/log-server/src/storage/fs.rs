@@ -254,7 +254,7 @@ fn create_dir_durable(dir: &Path) -> Result<()> {
 }
 
 /// Removes temporaries a crash or a failed write left under `dir` (never a real object:
-/// those never start with [`TMP_PREFIX`]). Returns how many were removed.
+/// those never start with `.tmp-`). Returns how many were removed.
 pub fn remove_leftovers(dir: &Path) -> usize {
     walkdir_files(dir)
         .into_iter()
