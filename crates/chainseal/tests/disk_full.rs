@@ -22,27 +22,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn load(url: &str, n: usize, deadline: u64) -> serde_json::Value {
-    let n = n.to_string();
-    let d = deadline.to_string();
-    let out = run(&[
-        "log",
-        "load",
-        "--url",
-        url,
-        "--entries",
-        &n,
-        "--concurrency",
-        "8",
-        "--deadline",
-        &d,
-        "--json",
-    ]);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "log load printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    chainseal_testkit::process::log_load(BIN, url, n, 8, deadline)
 }
 
 fn tmp_files(dir: &Path) -> Vec<String> {

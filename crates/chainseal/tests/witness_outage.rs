@@ -86,29 +86,9 @@ fn log(dir: &Path, key: &Path, witnesses: &[&str], quorum: usize) -> (Proc, Stri
     start_listening(BIN, &args)
 }
 
-/// `log load` of `n` entries; its JSON report.
+/// `log load` of `n` entries from 4 writers; its JSON report.
 fn load(url: &str, n: usize, deadline: u64) -> serde_json::Value {
-    let n = n.to_string();
-    let d = deadline.to_string();
-    let out = run(&[
-        "log",
-        "load",
-        "--url",
-        url,
-        "--entries",
-        &n,
-        "--concurrency",
-        "4",
-        "--deadline",
-        &d,
-        "--json",
-    ]);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "log load printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    chainseal_testkit::process::log_load(BIN, url, n, 4, deadline)
 }
 
 fn log_key(dir: &Path) -> (std::path::PathBuf, String) {

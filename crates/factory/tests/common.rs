@@ -49,6 +49,15 @@ impl Fixture {
 
     /// Write `pipeline.yaml` with this text and run it with the fixture's key.
     pub fn run_yaml(&self, y: &str) -> Result<RunReport, Error> {
+        self.run_yaml_with_secrets(y, vec![self.key_path.clone()])
+    }
+
+    /// [`Fixture::run_yaml`] with these paths declared secret (masked from the steps).
+    pub fn run_yaml_with_secrets(
+        &self,
+        y: &str,
+        secrets: Vec<PathBuf>,
+    ) -> Result<RunReport, Error> {
         let p = self.dir.path().join("pipeline.yaml");
         std::fs::write(&p, y).unwrap();
         let _ = std::fs::remove_dir_all(self.out());
@@ -58,7 +67,7 @@ impl Fixture {
             out_dir: self.out(),
             trust_domain: "example.org".into(),
             attestor: &signer,
-            secrets: vec![self.key_path.clone()],
+            secrets,
             protected: Vec::new(),
             issuer: None,
             publish_dir: None,
@@ -86,6 +95,16 @@ impl Fixture {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+/// A folder removed (with what it holds) when dropped: for fixtures a test must place
+/// outside its temporary folder, such as under the host's `/etc`.
+pub struct RemoveOnDrop(pub PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

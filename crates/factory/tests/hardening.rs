@@ -166,34 +166,12 @@ fn a_step_cannot_uncover_a_key_masked_under_a_system_folder() {
     }
     let dir = PathBuf::from(format!("/etc/chainseal-hardening-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    struct Cleanup(PathBuf);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let _c = Cleanup(dir.clone());
+    let _c = common::RemoveOnDrop(dir.clone());
     let key = dir.join("factory.pem");
     let secret = "-----BEGIN PRIVATE KEY-----\nSECRET-KEY-MATERIAL\n";
     std::fs::write(&key, secret).unwrap();
     let f = Fixture::new(&[("a.txt", "a")]);
     let d = dir.display();
-    let run = |secrets: Vec<PathBuf>| {
-        let signer = f.signer();
-        chainseal_factory::run(&chainseal_factory::RunOptions {
-            pipeline: f.path().join("pipeline.yaml"),
-            out_dir: f.out(),
-            trust_domain: "example.org".into(),
-            attestor: &signer,
-            secrets,
-            protected: Vec::new(),
-            issuer: None,
-            publish_dir: None,
-            hooks: None,
-            fetch: Default::default(),
-            progress: None,
-        })
-    };
     let script = format!(
         "umount {d} 2>/dev/null || true; umount -l {d} 2>/dev/null || true; \
          unshare -Urm sh -c 'umount -l {d}; cat {d}/factory.pem > /out/nested' 2>/dev/null || true; \
@@ -204,13 +182,11 @@ fn a_step_cannot_uncover_a_key_masked_under_a_system_folder() {
         "name: t\nsource: {{path: src}}\nsteps:\n  - name: s\n    script: {}\n",
         serde_json::to_string(&script).unwrap()
     );
-    std::fs::write(f.path().join("pipeline.yaml"), y).unwrap();
     // Positive control: were the key not declared secret (so not masked), this step
     // would copy it out.
-    run(Vec::new()).unwrap();
+    f.run_yaml_with_secrets(&y, Vec::new()).unwrap();
     assert!(artifact(&f, "key").contains("SECRET-KEY-MATERIAL"));
-    std::fs::remove_dir_all(f.out()).unwrap();
-    let r = run(vec![key.clone()]).unwrap();
+    let r = f.run_yaml_with_secrets(&y, vec![key.clone()]).unwrap();
     // Positive control: the step read another file under /etc.
     assert!(artifacts(&r).contains(&"control".to_string()));
     for (name, _) in &r.subjects {
@@ -232,13 +208,7 @@ fn a_step_of_a_root_factory_reads_of_the_host_only_what_every_user_may() {
     use std::os::unix::fs::PermissionsExt;
     let dir = PathBuf::from(format!("/etc/chainseal-private-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("sub")).unwrap();
-    struct Cleanup(PathBuf);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let _c = Cleanup(dir.clone());
+    let _c = common::RemoveOnDrop(dir.clone());
     let public = dir.join("public.txt");
     let private = dir.join("private.txt");
     let hidden = dir.join("sub/in-private-dir.txt");

@@ -94,3 +94,27 @@ pub fn start_stack(bin: &str, dir: &Path) -> Proc {
     }
     proc
 }
+
+/// Runs `bin log load` against `url` (`entries` entries from `concurrency` writers, giving
+/// up after `deadline` seconds) and returns its JSON report; panics if it prints none.
+pub fn log_load(
+    bin: &str,
+    url: &str,
+    entries: usize,
+    concurrency: usize,
+    deadline: u64,
+) -> serde_json::Value {
+    let out = Command::new(bin)
+        .args(["log", "load", "--url", url, "--json"])
+        .args(["--entries", &entries.to_string()])
+        .args(["--concurrency", &concurrency.to_string()])
+        .args(["--deadline", &deadline.to_string()])
+        .output()
+        .unwrap_or_else(|e| panic!("running {bin} log load: {e}"));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "log load printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
