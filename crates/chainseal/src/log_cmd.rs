@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// queued while the previous one was made durable).
     #[arg(long, default_value_t = 0)]
     batch_wait: u64,
+    /// Largest entry body accepted, in bytes (at most 65535); larger ones get 413.
+    #[arg(long, value_name = "BYTES", default_value_t = chainseal_log_server::log::DEFAULT_MAX_ENTRY_BYTES)]
+    max_entry_bytes: usize,
     /// Most submissions queued before the server answers 503.
     #[arg(long, default_value_t = 8192)]
     queue: usize,
@@ -146,6 +149,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     cfg.batch_max = args.batch_max;
     cfg.batch_wait = Duration::from_millis(args.batch_wait);
     cfg.queue = args.queue;
+    cfg.max_entry_bytes = args.max_entry_bytes;
     cfg.witnesses = args
         .witnesses
         .iter()

@@ -37,6 +37,10 @@ pub struct Config {
     pub checkpoint_interval: Duration,
     /// Most submissions waiting to be sequenced (pushback beyond: 503).
     pub queue: usize,
+    /// Largest canonical entry body accepted (at most the tlog-tiles bound, 65,535
+    /// bytes). Rekor v2 bodies hold digests, signatures and at most 8 verifiers, so the
+    /// default (16 KiB) fits any honest entry and bounds an entry bundle at 4 MiB.
+    pub max_entry_bytes: usize,
     /// Most entries integrated per checkpoint.
     pub integrate_max: usize,
     /// How long a writer waits for a checkpoint covering its entry.
@@ -57,6 +61,7 @@ impl Config {
             batch_wait: Duration::ZERO,
             checkpoint_interval: Duration::from_millis(250),
             queue: 8192,
+            max_entry_bytes: DEFAULT_MAX_ENTRY_BYTES,
             integrate_max: 1 << 16,
             ack_timeout: Duration::from_secs(30),
             witnesses: Vec::new(),
@@ -64,6 +69,9 @@ impl Config {
         }
     }
 }
+
+/// The default of [`Config::max_entry_bytes`].
+pub const DEFAULT_MAX_ENTRY_BYTES: usize = 16 * 1024;
 
 type Reply = oneshot::Sender<Result<Vec<u8>>>;
 
@@ -81,6 +89,8 @@ struct Waiter {
 struct Inner<S: Storage> {
     /// Bounds the entry verifications running at once on the blocking pool.
     verifiers: tokio::sync::Semaphore,
+    /// [`Config::max_entry_bytes`].
+    max_entry_bytes: usize,
     storage: S,
     origin: String,
     signer: Ed25519Signer,
@@ -139,6 +149,13 @@ impl<S: Storage> Log<S> {
                 cfg.origin
             )));
         }
+        if cfg.max_entry_bytes == 0 || cfg.max_entry_bytes > entry::MAX_ENTRY_BYTES {
+            return Err(Error::Config(format!(
+                "the largest entry must be 1..={} bytes (the tlog-tiles bound), not {}",
+                entry::MAX_ENTRY_BYTES,
+                cfg.max_entry_bytes
+            )));
+        }
         if cfg.witness_quorum > cfg.witnesses.len() {
             return Err(Error::Config(format!(
                 "witness quorum {} exceeds the {} witnesses configured",
@@ -156,6 +173,7 @@ impl<S: Storage> Log<S> {
             waiters: Mutex::new(BTreeMap::new()),
             ack_timeout: cfg.ack_timeout,
             sequenced: tokio::sync::Notify::new(),
+            max_entry_bytes: cfg.max_entry_bytes,
             verifiers: tokio::sync::Semaphore::new(
                 2 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ),
@@ -239,6 +257,13 @@ impl<S: Storage> Log<S> {
                 .await
                 .map_err(|_| Error::Unavailable("entry verification failed"))??
         };
+        if prepared.body.len() > self.inner.max_entry_bytes {
+            return Err(Error::TooLarge {
+                what: "entry body",
+                got: prepared.body.len(),
+                max: self.inner.max_entry_bytes,
+            });
+        }
         let (reply, rx) = oneshot::channel();
         self.inner
             .tx

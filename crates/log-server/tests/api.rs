@@ -301,3 +301,27 @@ async fn first_entry_response_carries_index_zero_and_empty_proof_explicitly() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn an_entry_over_the_configured_size_gets_413_and_is_not_logged() {
+    let key = p256();
+    let req = serde_json::to_vec(&hashedrekord(&key, b"sized")).unwrap();
+    // Positive control: the default limit takes an ordinary entry.
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::start(dir.path(), None).await;
+    let http = reqwest::Client::new();
+    let (status, _) = post(&http, &s.url, req.clone()).await;
+    assert_eq!(status, 201);
+    // With a limit below that entry's canonical body, it is refused naming the limit.
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::start_with(dir.path(), None, |c| c.max_entry_bytes = 100).await;
+    let (status, body) = post(&http, &s.url, req).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.to_string().contains("100"), "{body}");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        s.log.storage().sizes().unwrap().0,
+        0,
+        "nothing was sequenced"
+    );
+}

@@ -26,6 +26,15 @@ pub struct Server {
 /// Starts a log over `dir`. `origin`: `None` = the bound address (as Sigstore clients
 /// expect: note name = base URL without scheme).
 pub async fn start(dir: &Path, origin: Option<&str>) -> Server {
+    start_with(dir, origin, |_| {}).await
+}
+
+/// [`start`] with the configuration adjusted by `tune`.
+pub async fn start_with(
+    dir: &Path,
+    origin: Option<&str>,
+    tune: impl FnOnce(&mut Config),
+) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let origin = origin.map_or_else(|| addr.to_string(), str::to_owned);
@@ -34,6 +43,7 @@ pub async fn start(dir: &Path, origin: Option<&str>) -> Server {
     let mut cfg = Config::new(&origin);
     cfg.checkpoint_interval = Duration::from_millis(30);
     cfg.batch_wait = Duration::from_millis(5);
+    tune(&mut cfg);
     let log = Log::start(FsStorage::open(dir).unwrap(), signer, cfg)
         .await
         .unwrap();
