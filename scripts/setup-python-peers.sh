@@ -16,5 +16,7 @@ PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" "in-toto==3.1.0"
 # Sigstore reference client (sigstore verify / sign), for interop and benchmark comparison.
 "${PIP[@]}" "sigstore==4.5.1"
+# Prometheus's own Python client: its parser checks the log's /metrics exposition text.
+"${PIP[@]}" "prometheus-client==0.26.0"
 
 echo "python peers ready in $VENV"

@@ -61,9 +61,21 @@ pub fn router<S: Storage>(log: Log<S>) -> Router {
         .route("/tile/{*rest}", get(tile::<S>))
         .route("/api/v2/tile/{*rest}", get(tile::<S>))
         .route("/api/v2/log/entries", post(create_entry::<S>))
+        .route("/metrics", get(metrics::<S>))
         .fallback(|| async { json_error(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(log)
+}
+
+async fn metrics<S: Storage>(State(log): State<Log<S>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        log.metrics_text(),
+    )
+        .into_response()
 }
 
 async fn checkpoint<S: Storage>(State(log): State<Log<S>>) -> Response {

@@ -17,6 +17,7 @@ pub mod entry;
 mod error;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod storage;
 pub mod tree;
 pub mod witness;

@@ -5,6 +5,7 @@
 //! inclusion proof against that checkpoint.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -91,6 +92,8 @@ struct Inner<S: Storage> {
     verifiers: tokio::sync::Semaphore,
     /// [`Config::max_entry_bytes`].
     max_entry_bytes: usize,
+    /// Counters for `/metrics`.
+    metrics: crate::metrics::Metrics,
     storage: S,
     origin: String,
     signer: Ed25519Signer,
@@ -174,6 +177,7 @@ impl<S: Storage> Log<S> {
             ack_timeout: cfg.ack_timeout,
             sequenced: tokio::sync::Notify::new(),
             max_entry_bytes: cfg.max_entry_bytes,
+            metrics: crate::metrics::Metrics::default(),
             verifiers: tokio::sync::Semaphore::new(
                 2 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ),
@@ -215,6 +219,11 @@ impl<S: Storage> Log<S> {
                     _ = tokio::time::sleep(interval) => {}
                 }
                 if let Err(e) = integrator.tick().await {
+                    integrator
+                        .inner
+                        .metrics
+                        .integration_errors
+                        .fetch_add(1, Ordering::Relaxed);
                     tracing::error!("integration: {e}");
                     // Reload the right edge from storage next round, after a pause.
                     integrator.tree.reset(u64::MAX);
@@ -243,6 +252,33 @@ impl<S: Storage> Log<S> {
     /// Verifies and submits a `CreateEntryRequest`; resolves to the `TransparencyLogEntry`
     /// JSON once a published checkpoint covers the entry.
     pub async fn submit(&self, request: &[u8]) -> Result<Vec<u8>> {
+        let m = &self.inner.metrics;
+        m.submitted.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        let r = self.submit_inner(request).await;
+        match &r {
+            Ok(_) => m.ack(started.elapsed()),
+            Err(e) if e.is_client_error() => {
+                m.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                m.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        r
+    }
+
+    /// The `/metrics` text (Prometheus exposition format).
+    pub fn metrics_text(&self) -> String {
+        let queued = self.inner.tx.max_capacity() - self.inner.tx.capacity();
+        let waiting = {
+            let w = self.inner.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            w.values().map(Vec::len).sum()
+        };
+        self.inner.metrics.render(queued, waiting)
+    }
+
+    async fn submit_inner(&self, request: &[u8]) -> Result<Vec<u8>> {
         // Decoding and signature checks are CPU work (up to 8×8 signatures a request):
         // on the blocking pool, a few at a time, never on the threads serving reads.
         let prepared = {
@@ -311,6 +347,7 @@ async fn sequencer<S: Storage>(
         let bodies: Vec<Arc<Vec<u8>>> = pending.iter().map(|p| p.1.clone()).collect();
         match inner.storage.sequence(pending).await {
             Ok(indices) => {
+                inner.metrics.batch(indices.len());
                 {
                     let mut w = inner.waiters.lock().unwrap_or_else(|p| p.into_inner());
                     for ((s, idx), body) in batch.into_iter().zip(indices).zip(bodies) {
@@ -392,6 +429,10 @@ impl<S: Storage> Integrator<S> {
             let prev_size = prev.as_ref().map(|p| p.0.size);
             if prev_size.is_none_or(|p| p < size) {
                 self.publish(size, prev.map(|p| p.0)).await?;
+                self.inner
+                    .metrics
+                    .checkpoints
+                    .fetch_add(1, Ordering::Relaxed);
                 published = true;
             } else if let Some((cp, _)) = &prev
                 && cp.size > size
