@@ -423,7 +423,13 @@ impl<S: Storage> Integrator<S> {
         if let Some(lease) = self.inner.storage.lease(self.max).await? {
             self.resync(lease.integrated).await?;
             let writes = self.tree.append(&lease.entries)?;
+            let full = crate::storage::full_tiles(&writes);
             self.inner.storage.write_tiles(writes).await?;
+            if !full.is_empty()
+                && let Err(e) = self.inner.storage.remove_partials(full).await
+            {
+                tracing::warn!("pruning partial tiles: {e}");
+            }
             let size = self.tree.size();
             let prev = self.published().await?;
             let prev_size = prev.as_ref().map(|p| p.0.size);

@@ -325,3 +325,46 @@ async fn an_entry_over_the_configured_size_gets_413_and_is_not_logged() {
         "nothing was sequenced"
     );
 }
+
+/// Posts `n` distinct entries concurrently and waits until each is acknowledged.
+async fn append(s: &common::Server, key: &PrivateKey, from: u32, n: u32) {
+    let http = reqwest::Client::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in from..from + n {
+        let (http, url) = (http.clone(), s.url.clone());
+        let req = hashedrekord(key, format!("pruned {i}").as_bytes());
+        tasks.spawn(async move { post(&http, &url, serde_json::to_vec(&req).unwrap()).await });
+    }
+    while let Some(r) = tasks.join_next().await {
+        assert_eq!(r.unwrap().0, 201);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_tiles_are_pruned_once_the_full_tile_exists_and_the_log_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), None).await;
+    let key = p256();
+    append(&s, &key, 0, 200).await;
+    let d = dir.path();
+    // Control: while tile 0 is partial, its partials are served from disk.
+    assert!(d.join("tile/0/000.p/200").is_file());
+    assert!(d.join("tile/entries/000.p/200").is_file());
+    append(&s, &key, 200, 100).await;
+    assert!(d.join("tile/0/000").is_file(), "the full tile");
+    assert!(d.join("tile/entries/000").is_file(), "the full bundle");
+    assert!(
+        !d.join("tile/0/000.p").exists(),
+        "partial hash tiles of a full tile are kept"
+    );
+    assert!(
+        !d.join("tile/entries/000.p").exists(),
+        "partial bundles of a full bundle are kept"
+    );
+    // The current right edge is still partial, and the whole log verifies from tiles.
+    assert!(d.join("tile/0/001.p/44").is_file());
+    let http = reqwest::Client::new();
+    let (cp, _, entries) = fetch_log(&http, &s.url, &s.vkey, &s.origin).await;
+    assert_eq!(cp.size, 300);
+    assert_eq!(entries.len(), 300);
+}

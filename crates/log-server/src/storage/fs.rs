@@ -226,6 +226,19 @@ fn write_file(dir: &Path, seq: &AtomicU64, rel: &str, bytes: &[u8]) -> Result<Pa
     written.map(|()| parent)
 }
 
+/// Removes `dir/<full>.p` for each full tile path; a missing folder is fine.
+pub(crate) fn remove_partial_dirs(dir: &Path, full: &[String]) -> Result<()> {
+    for f in full {
+        let p = dir.join(format!("{f}.p"));
+        match std::fs::remove_dir_all(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::storage(format!("removing {}", p.display()), e)),
+        }
+    }
+    Ok(())
+}
+
 /// Prefix of the temporary files objects are written through.
 const TMP_PREFIX: &str = ".tmp-";
 
@@ -368,5 +381,10 @@ impl Storage for FsStorage {
         let s = self.clone();
         blocking(move || write_objects(&s.dir, &s.tmp_seq, &[("checkpoint".to_owned(), note)]))
             .await
+    }
+
+    async fn remove_partials(&self, full: Vec<String>) -> Result<()> {
+        let dir = self.dir.clone();
+        blocking(move || remove_partial_dirs(&dir, &full)).await
     }
 }

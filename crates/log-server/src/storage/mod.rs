@@ -65,4 +65,20 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Durably replaces the checkpoint (after the tiles it covers).
     fn write_checkpoint(&self, note: Vec<u8>) -> impl Future<Output = Result<()>> + Send;
+
+    /// Deletes the partial tiles and bundles (`<full>.p/<W>`) of full tiles that exist
+    /// (C2SP tlog-tiles: a log MAY delete them once the full tile exists; clients fall
+    /// back to the full tile). Best effort: what is left is only space.
+    fn remove_partials(&self, full: Vec<String>) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The full tiles (and bundles) among written object paths: those that have partial
+/// siblings to prune.
+pub fn full_tiles(written: &[(String, Vec<u8>)]) -> Vec<String> {
+    written
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.starts_with("tile/") && !p.contains(".p/"))
+        .cloned()
+        .collect()
 }

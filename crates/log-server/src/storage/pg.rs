@@ -324,4 +324,28 @@ impl Storage for PgStorage {
         self.write_tiles(vec![("checkpoint".to_owned(), note)])
             .await
     }
+
+    async fn remove_partials(&self, full: Vec<String>) -> Result<()> {
+        match &self.objects {
+            Objects::Local(dir, _) => {
+                let dir = dir.clone();
+                blocking(move || super::fs::remove_partial_dirs(&dir, &full)).await
+            }
+            Objects::Remote(store) => {
+                use futures_util::StreamExt as _;
+                for f in full {
+                    let prefix = object_store::path::Path::from(format!("{f}.p"));
+                    let mut listed = store.list(Some(&prefix));
+                    while let Some(meta) = listed.next().await {
+                        let meta = meta.map_err(|e| Error::storage(format!("list {f}.p"), e))?;
+                        store
+                            .delete(&meta.location)
+                            .await
+                            .map_err(|e| Error::storage(format!("delete {}", meta.location), e))?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
 }
