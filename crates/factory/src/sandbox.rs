@@ -475,15 +475,33 @@ impl Capture {
 }
 
 /// The PID namespace of the step a hakoniwa child (`intermediate`, which stays in the
-/// host's namespace) started: its first child is the step's init.
+/// host's namespace) started: its first child is the step's init. Found through
+/// `/proc/<pid>/task/<pid>/children`, or, on kernels without it, by the children's
+/// `PPid`.
 fn step_pid_ns(intermediate: u32) -> Option<std::ffi::OsString> {
-    let children =
+    let init =
         std::fs::read_to_string(format!("/proc/{intermediate}/task/{intermediate}/children"))
-            .ok()?;
-    let init = children.split_whitespace().next()?;
+            .ok()
+            .and_then(|c| c.split_whitespace().next().map(str::to_owned))
+            .or_else(|| child_by_ppid(intermediate))?;
     std::fs::read_link(format!("/proc/{init}/ns/pid"))
         .ok()
         .map(PathBuf::into_os_string)
+}
+
+/// A process whose parent is `parent`, by scanning `/proc/*/status`.
+fn child_by_ppid(parent: u32) -> Option<String> {
+    let want = format!("PPid:\t{parent}\n");
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .find(|e| std::fs::read_to_string(e.path().join("status")).is_ok_and(|s| s.contains(&want)))
+        .and_then(|e| e.file_name().into_string().ok())
 }
 
 /// How many host processes live in PID namespace `ns`. `RLIMIT_NPROC` does not bind a
@@ -597,4 +615,25 @@ pub fn run(spec: &SandboxSpec, on_output: &mut dyn FnMut(&[u8])) -> Result<StepO
         stdout: out_cap.into_kept(),
         stderr: err_cap.into_kept(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_is_found_by_its_parent_pid_and_a_childless_pid_has_none() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep");
+        let me = std::process::id();
+        let found = child_by_ppid(me).expect("our child");
+        let status = std::fs::read_to_string(format!("/proc/{found}/status")).unwrap();
+        assert!(status.contains(&format!("PPid:\t{me}\n")), "{status}");
+        // `sleep` itself has no children.
+        assert_eq!(child_by_ppid(child.id()), None);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 }
