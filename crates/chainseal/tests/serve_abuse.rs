@@ -185,3 +185,58 @@ fn a_flood_on_one_stack_port_leaves_the_other_services_answering() {
     assert!(alive(&mut proc), "the stack died");
     drop(flood);
 }
+
+/// Resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn slow_readers_of_a_large_bundle_do_not_grow_the_logs_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (proc, url) = start_log(dir.path());
+    let a = addr(&url);
+    // A 16 MiB entry bundle, as an old log with 62 KB entries could hold.
+    let bundle = dir.path().join("tile/entries/000");
+    std::fs::create_dir_all(bundle.parent().unwrap()).unwrap();
+    std::fs::write(&bundle, vec![0x5au8; 16 << 20]).unwrap();
+    // Positive control: a reader gets all of it, with its length.
+    let mut s = TcpStream::connect(&a).unwrap();
+    s.write_all(b"GET /tile/entries/000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let head_end = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&all[..head_end]).to_ascii_lowercase();
+    assert!(
+        head.starts_with("http/1.1 200") && head.contains("content-length: 16777216"),
+        "{head}"
+    );
+    assert_eq!(all.len() - head_end, 16 << 20);
+
+    let pid = proc.0.id();
+    let before = rss_kib(pid);
+    // 40 clients ask for it and never read (the log's limit here is 48 connections).
+    let slow: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let mut s = TcpStream::connect(&a).unwrap();
+            s.write_all(b"GET /tile/entries/000 HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = rss_kib(pid);
+    drop(slow);
+    // Read whole, 40 × 16 MiB = 640 MiB would be resident; streamed, a chunk each.
+    assert!(
+        after.saturating_sub(before) < 128 * 1024,
+        "RSS grew from {before} KiB to {after} KiB with 40 slow readers"
+    );
+}

@@ -102,13 +102,14 @@ async fn tile<S: Storage>(State(log): State<Log<S>>, Path(rest): Path<String>) -
     if t.kind == TileKind::Data {
         return json_error(StatusCode::NOT_FOUND, "this log has no data tiles");
     }
-    match log.storage().read(&t.path()).await {
-        Ok(Some(b)) => (
+    match log.storage().read_stream(&t.path()).await {
+        Ok(Some((len, stream))) => (
             [
-                (header::CONTENT_TYPE, "application/octet-stream"),
-                (header::CACHE_CONTROL, IMMUTABLE),
+                (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                (header::CACHE_CONTROL, IMMUTABLE.to_owned()),
+                (header::CONTENT_LENGTH, len.to_string()),
             ],
-            b,
+            axum::body::Body::from_stream(stream),
         )
             .into_response(),
         Ok(None) => json_error(StatusCode::NOT_FOUND, &format!("{path} does not exist")),

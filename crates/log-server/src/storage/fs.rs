@@ -327,6 +327,23 @@ pub(crate) async fn read_object(dir: &Path, rel: &str) -> Result<Option<Bytes>> 
     }
 }
 
+/// Opens `dir/rel` for reading in 64 KiB chunks; `None` if absent.
+pub(crate) async fn stream_object(dir: &Path, rel: &str) -> Result<Option<super::ObjectStream>> {
+    use futures_util::StreamExt as _;
+    let file = match tokio::fs::File::open(dir.join(rel)).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::storage(format!("open {rel}"), e)),
+    };
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| Error::storage(format!("stat {rel}"), e))?
+        .len();
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).boxed();
+    Ok(Some((len, stream)))
+}
+
 fn sync_dir(d: &Path) -> Result<()> {
     std::fs::File::open(d)
         .and_then(|f| f.sync_all())
@@ -381,6 +398,10 @@ impl Storage for FsStorage {
         let s = self.clone();
         blocking(move || write_objects(&s.dir, &s.tmp_seq, &[("checkpoint".to_owned(), note)]))
             .await
+    }
+
+    async fn read_stream(&self, path: &str) -> Result<Option<super::ObjectStream>> {
+        stream_object(&self.dir, path).await
     }
 
     async fn remove_partials(&self, full: Vec<String>) -> Result<()> {

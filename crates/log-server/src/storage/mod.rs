@@ -17,6 +17,13 @@ use crate::error::Result;
 pub mod fs;
 pub mod pg;
 
+/// An object's bytes as they are read, in chunks (a tile or bundle is never held whole
+/// in memory while a slow client reads it), with its length.
+pub type ObjectStream = (
+    u64,
+    futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>,
+);
+
 /// One entry handed to [`Storage::sequence`]: its leaf hash (the dedup key) and body.
 pub type PendingEntry = (Hash, Arc<Vec<u8>>);
 
@@ -56,6 +63,9 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Reads an object (`tile/…` or `checkpoint`); `None` if absent.
     fn read(&self, path: &str) -> impl Future<Output = Result<Option<Bytes>>> + Send;
+
+    /// Opens an object for reading in chunks (what the read API serves); `None` if absent.
+    fn read_stream(&self, path: &str) -> impl Future<Output = Result<Option<ObjectStream>>> + Send;
 
     /// Durably writes immutable objects (tiles, bundles): each is complete or absent.
     fn write_tiles(

@@ -325,6 +325,27 @@ impl Storage for PgStorage {
             .await
     }
 
+    async fn read_stream(&self, path: &str) -> Result<Option<super::ObjectStream>> {
+        use futures_util::StreamExt as _;
+        match &self.objects {
+            Objects::Local(dir, _) => super::fs::stream_object(dir, path).await,
+            Objects::Remote(store) => {
+                match store.get(&object_store::path::Path::from(path)).await {
+                    Ok(r) => {
+                        let len = r.meta.size;
+                        let stream = r
+                            .into_stream()
+                            .map(|c| c.map_err(std::io::Error::other))
+                            .boxed();
+                        Ok(Some((len, stream)))
+                    }
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(Error::storage(format!("read {path}"), e)),
+                }
+            }
+        }
+    }
+
     async fn remove_partials(&self, full: Vec<String>) -> Result<()> {
         match &self.objects {
             Objects::Local(dir, _) => {
