@@ -207,3 +207,151 @@ async fn two_front_ends_on_one_postgres_build_one_consistent_log() {
     a.wait().unwrap();
     b.wait().unwrap();
 }
+
+// ---- the integration lease is fenced ----------------------------------------------------
+
+use chainseal_log_server::Error as LogError;
+use chainseal_log_server::storage::Storage as _;
+use chainseal_log_server::storage::pg::PgStorage;
+
+/// A signed checkpoint note of `size` over a made-up root (the storage only reads its
+/// size and root; the signature makes it the real format).
+fn checkpoint_note(size: u64) -> Vec<u8> {
+    let signer = Ed25519Signer::generate(ORIGIN).unwrap();
+    let cp = Checkpoint {
+        origin: ORIGIN.to_owned(),
+        size,
+        root_hash: sha256(&size.to_be_bytes()),
+        extensions: Vec::new(),
+    };
+    let mut note = chainseal_tlog::note::Note::new(cp.to_text()).unwrap();
+    note.sign(&signer).unwrap();
+    note.to_bytes()
+}
+
+fn stored_size(objects: &Path) -> u64 {
+    let text = std::fs::read_to_string(objects.join("checkpoint")).unwrap();
+    text.lines().nth(1).unwrap().parse().unwrap()
+}
+
+fn pending(n: u8) -> Vec<chainseal_log_server::storage::PendingEntry> {
+    (0..n)
+        .map(|i| {
+            let body = vec![i; 8];
+            (merkle::leaf_hash(&body), std::sync::Arc::new(body))
+        })
+        .collect()
+}
+
+/// Ends every session of the database that sits inside an open transaction: what a
+/// network partition or a PostgreSQL restart does to a front end that does not know yet.
+async fn terminate_idle_transactions(db: &str) {
+    let (client, conn) = tokio_postgres::connect(db, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let n = client
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND state = 'idle in transaction' \
+             AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(
+        n, 1,
+        "exactly the lease holder's session is in a transaction"
+    );
+}
+
+/// Front end A takes the lease and loses its session without noticing; B takes the lease,
+/// integrates more and publishes. A's late checkpoint (older) and its commit are refused,
+/// and the stored state stays B's. Positive control: B's own writes go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_front_end_that_lost_its_lease_cannot_publish_an_older_checkpoint() {
+    let db = fresh_database(&postgres_url()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let objects = tmp.path().join("objects");
+    let objects_arg = objects.to_str().unwrap();
+    let a = PgStorage::open(&db, objects_arg).await.unwrap();
+    let b = PgStorage::open(&db, objects_arg).await.unwrap();
+
+    a.sequence(pending(2)).await.unwrap();
+    let lease_a = a.lease(100).await.unwrap().expect("A takes the free lease");
+    assert_eq!((lease_a.integrated, lease_a.entries.len()), (0, 2));
+    assert!(
+        b.lease(100).await.unwrap().is_none(),
+        "the lease is exclusive while A holds it"
+    );
+
+    terminate_idle_transactions(&db).await;
+    b.sequence(pending(3)).await.unwrap(); // entries 0, 1 dedup; one new
+    let lease_b = b
+        .lease(100)
+        .await
+        .unwrap()
+        .expect("A's lease died with its session");
+    assert!(lease_b.epoch > lease_a.epoch, "fencing tokens only grow");
+    assert_eq!((lease_b.integrated, lease_b.entries.len()), (0, 3));
+    b.write_checkpoint(&lease_b, checkpoint_note(3))
+        .await
+        .unwrap();
+    b.commit(lease_b, 3).await.unwrap();
+    assert_eq!(stored_size(&objects), 3);
+
+    let late = a.write_checkpoint(&lease_a, checkpoint_note(2)).await;
+    assert!(
+        matches!(late, Err(LogError::Fenced(_))),
+        "a stale front end's checkpoint must be fenced, got {late:?}"
+    );
+    assert!(
+        a.commit(lease_a, 2).await.is_err(),
+        "and so must its commit"
+    );
+    assert_eq!(stored_size(&objects), 3, "B's checkpoint stands");
+
+    // A recovers on its next round: a new lease (new session) starts from B's state.
+    let again = a
+        .lease(100)
+        .await
+        .unwrap()
+        .expect("the lease is free again");
+    assert_eq!((again.integrated, again.entries.len()), (3, 0));
+}
+
+/// The compare-and-swap on its own: the lease is alive, but another writer has already
+/// stored a larger checkpoint (it got in between A's check and A's write): A's smaller one
+/// is refused, an equal-size one with another root is refused as a fork, a larger one
+/// goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpoint_is_replaced_only_by_a_larger_one() {
+    let db = fresh_database(&postgres_url()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let objects = tmp.path().join("objects");
+    let a = PgStorage::open(&db, objects.to_str().unwrap())
+        .await
+        .unwrap();
+    a.sequence(pending(4)).await.unwrap();
+    let lease = a.lease(100).await.unwrap().unwrap();
+    std::fs::write(objects.join("checkpoint"), checkpoint_note(3)).unwrap();
+
+    let older = a.write_checkpoint(&lease, checkpoint_note(2)).await;
+    assert!(matches!(older, Err(LogError::Fenced(_))), "{older:?}");
+    let mut fork = String::from_utf8(checkpoint_note(3)).unwrap();
+    fork = fork.replacen(
+        &STANDARD.encode(sha256(&3u64.to_be_bytes())),
+        &STANDARD.encode([9u8; 32]),
+        1,
+    );
+    let forked = a.write_checkpoint(&lease, fork.into_bytes()).await;
+    assert!(matches!(forked, Err(LogError::Corrupt(_))), "{forked:?}");
+    assert_eq!(stored_size(&objects), 3);
+
+    a.write_checkpoint(&lease, checkpoint_note(4))
+        .await
+        .unwrap();
+    assert_eq!(stored_size(&objects), 4);
+    a.commit(lease, 4).await.unwrap();
+}

@@ -38,6 +38,10 @@ pub enum Error {
     Tlog(chainseal_tlog::Error),
     /// Configuration is invalid (key file, origin, witness spec, …).
     Config(String),
+    /// This front end's integration lease was lost (its PostgreSQL session ended, or
+    /// another front end has published a newer checkpoint since): nothing it integrated
+    /// after that is published, and the next round starts from the stored state.
+    Fenced(String),
     /// Talking to a witness failed.
     Witness {
         /// The witness URL.
@@ -76,6 +80,7 @@ impl fmt::Display for Error {
             Error::Tlog(e) => write!(f, "tlog: {e}"),
             Error::Config(r) => write!(f, "configuration: {r}"),
             Error::Witness { url, reason } => write!(f, "witness {url}: {reason}"),
+            Error::Fenced(r) => write!(f, "integration lease lost (fenced): {r}"),
         }
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::entry::{self, Included, Prepared};
 use crate::error::{Error, Result};
-use crate::storage::{PendingEntry, Storage};
+use crate::storage::{Lease, PendingEntry, Storage};
 use crate::tree::TileTree;
 use crate::witness::Witness;
 
@@ -434,7 +434,7 @@ impl<S: Storage> Integrator<S> {
             let prev = self.published().await?;
             let prev_size = prev.as_ref().map(|p| p.0.size);
             if prev_size.is_none_or(|p| p < size) {
-                self.publish(size, prev.map(|p| p.0)).await?;
+                self.publish(&lease, size, prev.map(|p| p.0)).await?;
                 self.inner
                     .metrics
                     .checkpoints
@@ -456,7 +456,12 @@ impl<S: Storage> Integrator<S> {
 
     /// Signs, cosigns and writes the checkpoint for the tree of `size`, after checking it
     /// is consistent with the previously published one.
-    async fn publish(&mut self, size: u64, prev: Option<Checkpoint>) -> Result<()> {
+    async fn publish(
+        &mut self,
+        lease: &Lease<S::Guard>,
+        size: u64,
+        prev: Option<Checkpoint>,
+    ) -> Result<()> {
         let mut points = vec![size.saturating_sub(1)];
         if let Some(p) = &prev {
             points.push(p.size.saturating_sub(1));
@@ -498,7 +503,10 @@ impl<S: Storage> Integrator<S> {
                 note.add_signature(s)?;
             }
         }
-        self.inner.storage.write_checkpoint(note.to_bytes()).await
+        self.inner
+            .storage
+            .write_checkpoint(lease, note.to_bytes())
+            .await
     }
 
     /// Asks every witness at once and returns as soon as `quorum` cosignatures are in

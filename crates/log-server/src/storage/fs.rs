@@ -373,6 +373,7 @@ impl Storage for FsStorage {
         Ok(Some(Lease {
             integrated,
             entries,
+            epoch: 0,
             guard,
         }))
     }
@@ -394,7 +395,8 @@ impl Storage for FsStorage {
         blocking(move || s.write_all_blocking(&objects)).await
     }
 
-    async fn write_checkpoint(&self, note: Vec<u8>) -> Result<()> {
+    async fn write_checkpoint(&self, _lease: &Lease<Self::Guard>, note: Vec<u8>) -> Result<()> {
+        // One process owns the directory (redb's file lock) and holds the lease mutex.
         let s = self.clone();
         blocking(move || write_objects(&s.dir, &s.tmp_seq, &[("checkpoint".to_owned(), note)]))
             .await

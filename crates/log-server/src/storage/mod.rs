@@ -35,6 +35,9 @@ pub struct Lease<G> {
     pub integrated: u64,
     /// Entries `integrated, integrated + 1, …` (at most the requested number).
     pub entries: Vec<Vec<u8>>,
+    /// The lease's fencing token: strictly larger for every lease taken (PostgreSQL
+    /// sequence); 0 where one process owns the storage (embedded).
+    pub epoch: u64,
     /// Backend-specific lock guard (transaction, mutex).
     pub guard: G,
 }
@@ -42,7 +45,7 @@ pub struct Lease<G> {
 /// The log's storage.
 pub trait Storage: Send + Sync + 'static {
     /// The lock an integrator holds.
-    type Guard: Send;
+    type Guard: Send + Sync;
 
     /// Durably assigns indices to a batch, in one transaction: a leaf hash already in
     /// the log (or earlier in the batch) gets its existing index. Returns only after
@@ -73,8 +76,15 @@ pub trait Storage: Send + Sync + 'static {
         objects: Vec<(String, Vec<u8>)>,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Durably replaces the checkpoint (after the tiles it covers).
-    fn write_checkpoint(&self, note: Vec<u8>) -> impl Future<Output = Result<()>> + Send;
+    /// Durably replaces the checkpoint (after the tiles it covers), fenced by `lease`: the
+    /// write fails with [`crate::Error::Fenced`] when the lease is no longer held or the
+    /// stored checkpoint is already larger (compare-and-swap), so a front end that lost its
+    /// lease can never put back an older checkpoint.
+    fn write_checkpoint(
+        &self,
+        lease: &Lease<Self::Guard>,
+        note: Vec<u8>,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Deletes the partial tiles and bundles (`<full>.p/<W>`) of full tiles that exist
     /// (C2SP tlog-tiles: a log MAY delete them once the full tile exists; clients fall

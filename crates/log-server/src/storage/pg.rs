@@ -3,6 +3,15 @@
 //! lease (the `chainseal_integ` row, locked `FOR UPDATE SKIP LOCKED`); tiles, bundles and
 //! the checkpoint live in an object store (a local directory, written tmp → fsync →
 //! rename, or S3 through `object_store`). The read path never touches the database.
+//!
+//! The lease is fenced: each one takes a fencing token from a PostgreSQL sequence (which
+//! never goes back, even when the transaction that drew it is rolled back), the checkpoint
+//! write first proves on the lease's own transaction that the row still carries that
+//! token, and then replaces the stored checkpoint only if it is not larger
+//! (compare-and-swap: a file lock beside a local store, a conditional `If-Match` put on
+//! S3). The commit updates the row only where the token still matches. A front end whose
+//! session died — it may not know yet — can therefore never put an older checkpoint
+//! back over a newer one.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +31,8 @@ CREATE TABLE IF NOT EXISTS chainseal_seq_coord (id INT PRIMARY KEY, next BIGINT 
 INSERT INTO chainseal_seq_coord VALUES (0, 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS chainseal_integ (id INT PRIMARY KEY, integrated BIGINT NOT NULL);
 INSERT INTO chainseal_integ VALUES (0, 0) ON CONFLICT DO NOTHING;
+ALTER TABLE chainseal_integ ADD COLUMN IF NOT EXISTS epoch BIGINT NOT NULL DEFAULT 0;
+CREATE SEQUENCE IF NOT EXISTS chainseal_lease_epoch;
 CREATE TABLE IF NOT EXISTS chainseal_seq (idx BIGINT PRIMARY KEY, body BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS chainseal_dedup (leaf BYTEA PRIMARY KEY, idx BIGINT NOT NULL);
 ";
@@ -118,7 +129,7 @@ impl PgStorage {
         &self,
         client: &tokio_postgres::Client,
         max: usize,
-    ) -> Result<Option<(u64, Vec<Vec<u8>>)>> {
+    ) -> Result<Option<(u64, u64, Vec<Vec<u8>>)>> {
         // Clear any transaction a failed round left open, then try to take the lease.
         let _ = client.batch_execute("ROLLBACK").await;
         client.batch_execute("BEGIN").await.map_err(pg("begin"))?;
@@ -137,6 +148,16 @@ impl PgStorage {
             return Ok(None);
         };
         let integrated = to_u64(row.get(0))?;
+        let epoch = client
+            .query_one(
+                "UPDATE chainseal_integ SET epoch = nextval('chainseal_lease_epoch') \
+                 WHERE id = 0 RETURNING epoch",
+                &[],
+            )
+            .await
+            .map_err(pg("taking a lease epoch"))?
+            .get::<_, i64>(0);
+        let epoch = to_u64(epoch)?;
         let rows = client
             .query(
                 "SELECT idx, body FROM chainseal_seq WHERE idx >= $1 ORDER BY idx LIMIT $2",
@@ -155,8 +176,130 @@ impl PgStorage {
             }
             entries.push(r.get::<_, Vec<u8>>(1));
         }
-        Ok(Some((integrated, entries)))
+        Ok(Some((integrated, epoch, entries)))
     }
+
+    /// Proves, on the lease's own transaction, that the integration row still carries
+    /// this lease's token (the session is alive and the row lock held).
+    async fn check_lease(&self, lease: &Lease<<Self as Storage>::Guard>) -> Result<()> {
+        let Some(client) = lease.guard.as_ref() else {
+            return Err(Error::Fenced("no PostgreSQL connection".into()));
+        };
+        let row = client
+            .query_one("SELECT epoch FROM chainseal_integ WHERE id = 0", &[])
+            .await
+            .map_err(|e| {
+                Error::Fenced(format!(
+                    "lease epoch {} can no longer be confirmed: {e}",
+                    lease.epoch
+                ))
+            })?;
+        let now = to_u64(row.get(0))?;
+        if now != lease.epoch {
+            return Err(Error::Fenced(format!(
+                "lease epoch {} was superseded by epoch {now}",
+                lease.epoch
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The tree size a stored checkpoint note names (its second line).
+fn checkpoint_size(what: &str, note: &[u8]) -> Result<(u64, String)> {
+    let text = std::str::from_utf8(note)
+        .map_err(|_| Error::Corrupt(format!("{what} checkpoint is not UTF-8")))?;
+    let mut lines = text.lines();
+    let (_origin, size, root) = (lines.next(), lines.next(), lines.next());
+    let size = size
+        .and_then(chainseal_tlog::checkpoint::parse_decimal)
+        .ok_or_else(|| Error::Corrupt(format!("{what} checkpoint has no tree size")))?;
+    Ok((size, root.unwrap_or_default().to_owned()))
+}
+
+/// The compare in compare-and-swap: `new` may replace `current` only if it is not
+/// smaller, and at the same size only if it names the same root.
+fn may_replace(current: &[u8], new: &[u8]) -> Result<()> {
+    let (cur, cur_root) = checkpoint_size("the stored", current)?;
+    let (next, next_root) = checkpoint_size("the new", new)?;
+    if cur > next {
+        return Err(Error::Fenced(format!(
+            "another front end published a checkpoint of size {cur}; this one ({next}) is older"
+        )));
+    }
+    if cur == next && cur_root != next_root {
+        return Err(Error::Corrupt(format!(
+            "two checkpoints of size {cur} name different roots; refusing to fork"
+        )));
+    }
+    Ok(())
+}
+
+/// Compare-and-swap of `dir/checkpoint` under an exclusive lock on `dir/.checkpoint.lock`
+/// (every front end writing to this folder takes it).
+fn replace_checkpoint_locally(dir: &std::path::Path, seq: &AtomicU64, note: &[u8]) -> Result<()> {
+    let lock_path = dir.join(".checkpoint.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::storage(format!("opening {}", lock_path.display()), e))?;
+    lock.lock()
+        .map_err(|e| Error::storage(format!("locking {}", lock_path.display()), e))?;
+    match std::fs::read(dir.join("checkpoint")) {
+        Ok(current) => may_replace(&current, note)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::storage("reading the stored checkpoint", e)),
+    }
+    write_objects(dir, seq, &[("checkpoint".to_owned(), note.to_vec())])
+    // The lock is released when `lock` is closed.
+}
+
+/// Compare-and-swap of the checkpoint object with a conditional put (`If-Match` on its
+/// ETag, or create-only when there is none); retried when another writer got in between.
+async fn replace_checkpoint_remotely(store: &dyn ObjectStore, note: Vec<u8>) -> Result<()> {
+    use object_store::{PutMode, PutOptions, UpdateVersion};
+    let path = object_store::path::Path::from("checkpoint");
+    for _ in 0..8 {
+        let mode = match store.get(&path).await {
+            Ok(r) => {
+                let version = UpdateVersion {
+                    e_tag: r.meta.e_tag.clone(),
+                    version: r.meta.version.clone(),
+                };
+                let current = r
+                    .bytes()
+                    .await
+                    .map_err(|e| Error::storage("read checkpoint", e))?;
+                may_replace(&current, &note)?;
+                PutMode::Update(version)
+            }
+            Err(object_store::Error::NotFound { .. }) => PutMode::Create,
+            Err(e) => return Err(Error::storage("read checkpoint", e)),
+        };
+        let opts = PutOptions {
+            mode,
+            ..Default::default()
+        };
+        match store.put_opts(&path, note.clone().into(), opts).await {
+            Ok(_) => return Ok(()),
+            Err(
+                object_store::Error::Precondition { .. }
+                | object_store::Error::AlreadyExists { .. },
+            ) => continue,
+            Err(e @ object_store::Error::NotImplemented) => {
+                return Err(Error::Config(format!(
+                    "the object store cannot write the checkpoint conditionally ({e}); \
+                     set AWS_CONDITIONAL_PUT=etag for a store that supports If-Match"
+                )));
+            }
+            Err(e) => return Err(Error::storage("put checkpoint", e)),
+        }
+    }
+    Err(Error::Fenced(
+        "the checkpoint kept changing under eight compare-and-swap attempts".into(),
+    ))
 }
 
 impl Storage for PgStorage {
@@ -236,9 +379,10 @@ impl Storage for PgStorage {
             return Err(Error::Unavailable("no PostgreSQL connection"));
         };
         match self.lease_inner(client, max).await {
-            Ok(Some((integrated, entries))) => Ok(Some(Lease {
+            Ok(Some((integrated, epoch, entries))) => Ok(Some(Lease {
                 integrated,
                 entries,
+                epoch,
                 guard,
             })),
             Ok(None) => Ok(None),
@@ -254,14 +398,21 @@ impl Storage for PgStorage {
             return Err(Error::Unavailable("no PostgreSQL connection"));
         };
         let n = to_i64(new_size)?;
+        let epoch = to_i64(lease.epoch)?;
         let r = async {
-            client
+            let updated = client
                 .execute(
-                    "UPDATE chainseal_integ SET integrated = $1 WHERE id = 0",
-                    &[&n],
+                    "UPDATE chainseal_integ SET integrated = $1 WHERE id = 0 AND epoch = $2",
+                    &[&n, &epoch],
                 )
                 .await
                 .map_err(pg("recording the integrated size"))?;
+            if updated != 1 {
+                return Err(Error::Fenced(format!(
+                    "lease epoch {} no longer holds the integration row",
+                    lease.epoch
+                )));
+            }
             client
                 .execute("DELETE FROM chainseal_seq WHERE idx < $1", &[&n])
                 .await
@@ -320,9 +471,15 @@ impl Storage for PgStorage {
         }
     }
 
-    async fn write_checkpoint(&self, note: Vec<u8>) -> Result<()> {
-        self.write_tiles(vec![("checkpoint".to_owned(), note)])
-            .await
+    async fn write_checkpoint(&self, lease: &Lease<Self::Guard>, note: Vec<u8>) -> Result<()> {
+        self.check_lease(lease).await?;
+        match &self.objects {
+            Objects::Local(dir, seq) => {
+                let (dir, seq) = (dir.clone(), seq.clone());
+                blocking(move || replace_checkpoint_locally(&dir, &seq, &note)).await
+            }
+            Objects::Remote(store) => replace_checkpoint_remotely(store.as_ref(), note).await,
+        }
     }
 
     async fn read_stream(&self, path: &str) -> Result<Option<super::ObjectStream>> {
