@@ -53,6 +53,19 @@ impl FsStorage {
             tx.open_table(META).map_err(|e| db_err("meta")(e.into()))?;
         }
         tx.commit().map_err(|e| db_err("commit")(e.into()))?;
+        // Integrated entries are deleted, but redb only reuses their pages: give the space
+        // back to the file system once per start (nothing else holds the file yet).
+        let mut db = db;
+        let before = file_len(&dir.join("log.redb"));
+        match db.compact() {
+            Ok(_) => {
+                let after = file_len(&dir.join("log.redb"));
+                if after < before {
+                    tracing::info!(before, after, "compacted {}/log.redb", dir.display());
+                }
+            }
+            Err(e) => tracing::warn!("compacting {}/log.redb: {e}", dir.display()),
+        }
         // Temporaries of writes a crash or a full disk interrupted: removed in the
         // background (a large log has many folders; start-up does not wait for it).
         let sweep = dir.to_owned();
@@ -300,6 +313,10 @@ fn walkdir_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Durably writes objects under `dir` (each tmp → fsync → rename, then each touched
 /// directory fsynced once).
+fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
 pub(crate) fn write_objects(
     dir: &Path,
     seq: &AtomicU64,
