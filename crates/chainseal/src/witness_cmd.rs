@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// A trusted log's verifier key (its name is the log's origin); repeatable.
     #[arg(long = "log", required = true, value_name = "VKEY")]
     logs: Vec<String>,
+    /// Connection, time and load limits of the HTTP server.
+    #[command(flatten)]
+    limits: crate::log_cmd::ServerLimitsArgs,
 }
 
 /// Arguments of `chainseal witness vkey`.
@@ -54,13 +57,14 @@ pub struct VkeyArgs {
 pub fn run(cmd: WitnessCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         WitnessCommand::Serve(args) => {
+            let limits = args.limits.limits()?;
             let cfg = WitnessConfig {
                 state_dir: args.state,
                 name: args.name,
                 key_file: args.key,
                 logs: args.logs,
             };
-            chainseal_witness::http::serve_blocking(&cfg, &args.listen, |addr, w| {
+            chainseal_witness::http::serve_blocking(&cfg, &args.listen, limits, |addr, w| {
                 eprintln!("chainseal witness: listening on http://{addr}");
                 eprintln!("chainseal witness: vkey {}", w.vkey());
             })?;

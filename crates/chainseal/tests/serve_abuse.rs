@@ -240,3 +240,55 @@ fn slow_readers_of_a_large_bundle_do_not_grow_the_logs_memory() {
         "RSS grew from {before} KiB to {after} KiB with 40 slow readers"
     );
 }
+
+/// `witness serve` takes the same limits as `log serve`: with `--max-connections 4`, most
+/// of 12 held connections are answered 503 at once, and the witness answers again when
+/// they go. Positive control: the same number of connections within the default limit
+/// are all held (none refused).
+#[test]
+fn the_witness_serves_within_the_limits_its_flags_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = chainseal_tlog::keys::Ed25519Signer::generate("limits.example/log").unwrap();
+    let state = dir.path().join("w");
+    let start = |extra: &[&str]| {
+        let mut args = vec![
+            "witness",
+            "serve",
+            "--state",
+            state.to_str().unwrap(),
+            "--name",
+            "limits.example/w",
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        let vkey = log.to_vkey();
+        args.extend(["--log", vkey.as_str()]);
+        args.extend(extra);
+        let (p, url) = start_listening(BIN, &args);
+        (p, addr(&url))
+    };
+    let refused = |a: &str| {
+        let mut held = slow_clients(a, 12);
+        std::thread::sleep(Duration::from_millis(200));
+        held.iter_mut()
+            .filter(|s: &&mut TcpStream| {
+                s.set_read_timeout(Some(Duration::from_millis(300)))
+                    .unwrap();
+                let mut buf = [0u8; 64];
+                matches!((&**s).read(&mut buf), Ok(n) if n > 0 && buf[..n].starts_with(b"HTTP/1.1 503"))
+            })
+            .count()
+    };
+
+    let (p, a) = start(&[]);
+    assert_eq!(refused(&a), 0, "default limits hold 12 connections");
+    drop(p);
+
+    let (mut p2, a) = start(&["--max-connections", "4", "--header-timeout", "1"]);
+    let n = refused(&a);
+    assert!((6..=8).contains(&n), "expected 8 of 12 refused, got {n}");
+    assert!(alive(&mut p2), "the witness died");
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = get(&a, "/checkpoint/00", Duration::from_secs(5)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 4"), "answered again: {r}");
+}

@@ -76,20 +76,30 @@ async fn latest(State(w): State<Arc<Witness>>, Path(origin_id): Path<String>) ->
     }
 }
 
-/// Serves `witness` on `listener` until `shutdown` completes.
+/// Serves `witness` on `listener` with the default limits until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     witness: Arc<Witness>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    chainseal_serve::serve(
+    serve_with(
         listener,
-        router(witness),
+        witness,
         chainseal_serve::Limits::default(),
-        "witness",
         shutdown,
     )
-    .await;
+    .await
+}
+
+/// Serves `witness` on `listener` with `limits` (connections, time, requests in flight)
+/// until `shutdown` completes.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    witness: Arc<Witness>,
+    limits: chainseal_serve::Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    chainseal_serve::serve(listener, router(witness), limits, "witness", shutdown).await;
     Ok(())
 }
 
@@ -98,6 +108,7 @@ pub async fn serve(
 pub fn serve_blocking(
     config: &WitnessConfig,
     listen: &str,
+    limits: chainseal_serve::Limits,
     on_ready: impl FnOnce(SocketAddr, &Witness),
 ) -> Result<()> {
     let witness = Arc::new(Witness::open(config)?);
@@ -114,7 +125,7 @@ pub fn serve_blocking(
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        serve(listener, witness, shutdown)
+        serve_with(listener, witness, limits, shutdown)
             .await
             .map_err(Error::io(listen))
     })
