@@ -15,6 +15,7 @@
 
 pub mod entry;
 mod error;
+pub mod files;
 pub mod http;
 pub mod log;
 pub mod metrics;
@@ -28,6 +29,7 @@ use chainseal_tlog::keys::Ed25519Signer;
 
 pub use error::{Error, Result};
 pub use log::{Config, Log};
+pub use tree::{Format, TileTree};
 
 /// Name of the generated key file inside the storage directory.
 pub const KEY_FILE: &str = "log.key";
