@@ -158,12 +158,17 @@ impl Ca {
             .extensions
             .push(certs::ext(OID_CT_POISON, true, der::asn1::Null.to_der()?)?);
         let precert_tbs = certs::tbs_der(&template, &self.intermediate_name, &self.key)?;
-        let _precert = certs::sign_tbs(&precert_tbs, &self.key)?;
+        let precert = certs::sign_tbs(&precert_tbs, &self.key)?;
         template.extensions.pop();
         let timestamp_ms = u64::try_from(now).unwrap_or(0) * 1000;
-        let sct = self
-            .ct
-            .add_precert(&self.issuer_key_hash, &tbs_plain, timestamp_ms)?;
+        // Returns once the entry (precertificate and chain) is durable in the log.
+        let sct = self.ct.add_precert(
+            &self.issuer_key_hash,
+            &tbs_plain,
+            timestamp_ms,
+            precert.der(),
+            &[self.intermediate.der(), self.root.der()],
+        )?;
 
         // 2. Final certificate with the SCT list embedded.
         let list = OctetString::new(encode_sct_list(&[sct])?)?;

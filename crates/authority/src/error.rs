@@ -28,6 +28,10 @@ pub enum Error {
     Config(String),
     /// Another chainseal service (log, witness) failed.
     Service(String),
+    /// Persisting state failed (the CT log's tiles and checkpoint).
+    Storage(String),
+    /// The requested resource does not exist (e.g. a CT log tile).
+    NotFound(String),
 }
 
 impl Error {
@@ -42,6 +46,7 @@ impl Error {
         match self {
             Error::BadRequest(_) | Error::ProofOfPossession(_) => 400,
             Error::Token(_) => 401,
+            Error::NotFound(_) => 404,
             _ => 500,
         }
     }
@@ -57,6 +62,8 @@ impl fmt::Display for Error {
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Config(r) => write!(f, "configuration: {r}"),
             Error::Service(r) => write!(f, "service: {r}"),
+            Error::Storage(r) => write!(f, "storage: {r}"),
+            Error::NotFound(r) => write!(f, "not found: {r}"),
         }
     }
 }

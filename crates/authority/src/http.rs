@@ -1,6 +1,7 @@
 //! The authority's HTTP API: Fulcio v2 (`/api/v2/signingCert`, `/api/v2/trustBundle`,
-//! `/api/v2/configuration`), RFC 3161 (`/api/v1/timestamp`, `/api/v1/timestamp/certchain`)
-//! and the development issuer (`/.well-known/openid-configuration`, `/jwks`).
+//! `/api/v2/configuration`), RFC 3161 (`/api/v1/timestamp`, `/api/v1/timestamp/certchain`),
+//! the development issuer (`/.well-known/openid-configuration`, `/jwks`) and the CT log's
+//! static-ct-api read endpoints (`/ct/checkpoint`, `/ct/tile/…`, `/ct/issuer/…`).
 //!
 //! Errors are answered with a 4xx status and a JSON body `{"code": …, "message": reason}`
 //! (the shape Fulcio clients read); request bodies are bounded.
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -79,7 +80,11 @@ impl Authority {
     /// Loads the current generation of every component from `dir`, configured by `cfg`.
     pub fn load_with(dir: &AuthorityDir, cfg: &AuthorityConfig) -> crate::Result<Self> {
         let (root, inter, key) = dir.ca()?;
-        let ct = Arc::new(crate::ct::CtLog::new(dir.ct_key()?)?);
+        let ct = Arc::new(crate::ct::CtLog::open(
+            dir.ct_key()?,
+            &dir.ct_log_dir()?,
+            &crate::ct::origin_for_url(&cfg.public_url),
+        )?);
         let ca = Ca::new(root, inter, key, ct)?;
         let (tsa_key, chain) = dir.tsa()?;
         let tsa = Tsa::new(tsa_key, chain)?;
@@ -225,6 +230,24 @@ async fn jwks(State(a): State<Arc<Authority>>) -> Response {
     }
 }
 
+async fn ct_checkpoint(State(a): State<Arc<Authority>>) -> Response {
+    crate::ct::serve::checkpoint(a.ca.ct_log())
+        .await
+        .unwrap_or_else(|e| error_response(&e))
+}
+
+async fn ct_tile(State(a): State<Arc<Authority>>, Path(rest): Path<String>) -> Response {
+    crate::ct::serve::tile(a.ca.ct_log(), &rest)
+        .await
+        .unwrap_or_else(|e| error_response(&e))
+}
+
+async fn ct_issuer(State(a): State<Arc<Authority>>, Path(fp): Path<String>) -> Response {
+    crate::ct::serve::issuer(a.ca.ct_log(), &fp)
+        .await
+        .unwrap_or_else(|e| error_response(&e))
+}
+
 /// The router for `authority`.
 pub fn router(authority: Arc<Authority>) -> Router {
     Router::new()
@@ -235,6 +258,9 @@ pub fn router(authority: Arc<Authority>) -> Router {
         .route("/api/v1/timestamp/certchain", get(cert_chain))
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
+        .route("/ct/checkpoint", get(ct_checkpoint))
+        .route("/ct/tile/{*rest}", get(ct_tile))
+        .route("/ct/issuer/{fingerprint}", get(ct_issuer))
         .layer(DefaultBodyLimit::max(ca::MAX_REQUEST_BYTES))
         .with_state(authority)
 }

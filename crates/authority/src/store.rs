@@ -5,6 +5,7 @@
 //! D/state.json                       generations with their validity windows
 //! D/ca-<n>/{root,intermediate}.{pem,key}
 //! D/ct-<n>/ct.key
+//! D/ct-<n>/log/{origin,checkpoint,tile/…,issuer/…}   the CT log (crate::ct)
 //! D/tsa-<n>/{root,tsa}.{pem,key}
 //! D/oidc/dev.key
 //! ```
@@ -472,6 +473,15 @@ impl AuthorityDir {
     pub fn ct_key(&self) -> Result<PrivateKey> {
         let d = self.gen_dir(Component::Ct, self.current(Component::Ct)?);
         read_key(&d.join("ct.key"))
+    }
+
+    /// The folder of the current CT log generation's log (`D/ct-<n>/log/`), beside its
+    /// key: checkpoint, tiles and issuers (see [`crate::ct::CtLog::open`]). Not created
+    /// here: the log creates it on first open.
+    pub fn ct_log_dir(&self) -> Result<PathBuf> {
+        Ok(self
+            .gen_dir(Component::Ct, self.current(Component::Ct)?)
+            .join("log"))
     }
 
     /// The current TSA: (key, chain TSA certificate first).

@@ -264,12 +264,30 @@ impl World {
         // RFC 6962 flow, as the authority's CA issues: the SCT signs the final TBS without
         // the SCT list.
         let tbs_plain = certs::tbs_der(&template, &issuer_name, issuer_key).expect("TBS");
+        template.extensions.push(
+            certs::ext(
+                certs::OID_CT_POISON,
+                true,
+                der::asn1::Null.to_der().expect("DER"),
+            )
+            .expect("poison"),
+        );
+        let precert_tbs = certs::tbs_der(&template, &issuer_name, issuer_key).expect("TBS");
+        let precert = certs::sign_tbs(&precert_tbs, issuer_key).expect("precertificate");
+        template.extensions.pop();
+        let chain: Vec<&[u8]> = if opts.issued_by_root {
+            vec![self.root.der()]
+        } else {
+            vec![self.intermediate.der(), self.root.der()]
+        };
         let sct = self
             .ct
             .add_precert(
                 &sha256(&issuer_spki),
                 &tbs_plain,
                 u64::try_from(not_before).unwrap_or(0) * 1000,
+                precert.der(),
+                &chain,
             )
             .expect("SCT");
         let list = OctetString::new(encode_sct_list(&[sct]).expect("SCT list")).expect("octets");
