@@ -394,3 +394,30 @@ async fn two_authorities_on_one_folder_append_to_one_log() {
     let c = Authority::load(&dir, "http://127.0.0.1:1", vec![]).unwrap();
     assert_eq!(c.ca.ct_log().size(), 3);
 }
+
+/// Two authorities on one folder issuing at the same time (threads, as two processes
+/// would): the folder lock serialises their appends, so the log holds every entry once
+/// and still loads. Without it both build on the same size and the log forks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_authorities_issuing_at_once_never_fork_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = AuthorityDir::open(tmp.path()).unwrap();
+    let a = std::sync::Arc::new(Authority::load(&dir, "http://127.0.0.1:1", vec![]).unwrap());
+    let b = std::sync::Arc::new(Authority::load(&dir, "http://127.0.0.1:1", vec![]).unwrap());
+    let (ta, tb) = (
+        tokio::spawn({
+            let a = a.clone();
+            async move { issue(&a, 25).await.len() }
+        }),
+        tokio::spawn({
+            let b = b.clone();
+            async move { issue(&b, 25).await.len() }
+        }),
+    );
+    assert_eq!(ta.await.unwrap() + tb.await.unwrap(), 50);
+    drop((a, b));
+    let c = Authority::load(&dir, "http://127.0.0.1:1", vec![]).unwrap();
+    assert_eq!(c.ca.ct_log().size(), 50, "every entry once, in one tree");
+    issue(&c, 1).await;
+    assert_eq!(c.ca.ct_log().size(), 51);
+}

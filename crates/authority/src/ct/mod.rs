@@ -239,6 +239,12 @@ impl CtLog {
         chain: &[&[u8]],
     ) -> Result<Sct> {
         let mut state = self.state.lock().map_err(|_| lock_err())?;
+        // Another process may append to the same folder: hold its lock from the reload to
+        // the checkpoint, so that two appends never build on the same size.
+        let _folder_lock = match &self.dir {
+            Some(dir) => Some(lock_folder(dir)?),
+            None => None,
+        };
         if let Some(dir) = &self.dir {
             self.sync(dir, &mut state)?;
         } else if state.dirty {
@@ -289,6 +295,20 @@ impl CtLog {
         state.dirty = false;
         Ok(sct)
     }
+}
+
+/// An exclusive lock on `dir/.lock`, released when the returned file is closed.
+fn lock_folder(dir: &std::path::Path) -> Result<std::fs::File> {
+    let path = dir.join(".lock");
+    let storage = |e: std::io::Error| Error::Storage(format!("locking {}: {e}", path.display()));
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(storage)?;
+    f.lock().map_err(storage)?;
+    Ok(f)
 }
 
 /// Serialises one SCT (RFC 6962 §3.2 `SignedCertificateTimestamp`).
