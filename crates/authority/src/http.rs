@@ -116,8 +116,16 @@ impl Authority {
         })?;
         let (identity, build) = self.oidc.verify_with_build_claims(token).await?;
         let spki = ca::check_proof_of_possession(&key_req, &identity)?;
-        self.ca
-            .issue_with_build_claims(&spki, &identity, &build, unix_now())
+        // Issuing appends to the CT log and waits for its files to be durable: keep that
+        // off the async worker's other tasks where the runtime can spare the thread.
+        let issue = || {
+            self.ca
+                .issue_with_build_claims(&spki, &identity, &build, unix_now())
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(issue),
+            _ => issue(),
+        }
     }
 }
 
