@@ -1,6 +1,6 @@
 //! chainseal's certificate transparency log: it logs precertificates in an RFC 6962 Merkle
 //! tree and answers each with a signed certificate timestamp, persisted and served as a
-//! C2SP static-ct-api log (checkpoint, hash tiles, data tiles, issuers; see [`disk`]).
+//! C2SP static-ct-api log (checkpoint, hash tiles, data tiles, issuers; the `disk` module loads and checks it).
 //!
 //! The SCT signs exactly the bytes `chainseal_crypto::sct::signed_data` reconstructs:
 //! `version || signature_type(0) || timestamp || entry_type(1) || issuer_key_hash ||
