@@ -273,11 +273,27 @@ pub fn router(authority: Arc<Authority>) -> Router {
         .with_state(authority)
 }
 
-/// Serves `authority` on `listener` until `shutdown` completes. Warns (tracing) when the
-/// development issuer is enabled on a non-loopback address.
+/// Serves `authority` on `listener` with the default limits until `shutdown` completes.
+/// Warns (tracing) when the development issuer is enabled on a non-loopback address.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     authority: Arc<Authority>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> crate::Result<()> {
+    serve_with(
+        listener,
+        authority,
+        chainseal_serve::Limits::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`] with `limits` (connections, time, requests in flight).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    authority: Arc<Authority>,
+    limits: chainseal_serve::Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> crate::Result<()> {
     if authority.oidc.dev().is_some()
@@ -288,13 +304,6 @@ pub async fn serve(
             "authority: the development OIDC issuer is enabled on non-loopback address {addr}: it mints tokens for any subject"
         );
     }
-    chainseal_serve::serve(
-        listener,
-        router(authority),
-        chainseal_serve::Limits::default(),
-        "authority",
-        shutdown,
-    )
-    .await;
+    chainseal_serve::serve(listener, router(authority), limits, "authority", shutdown).await;
     Ok(())
 }

@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// Longest accepted identity-token lifetime (exp - iat), in seconds.
     #[arg(long, default_value_t = 24 * 3600)]
     max_token_lifetime: i64,
+    /// Connection, time and load limits of the HTTP server.
+    #[command(flatten)]
+    limits: crate::log_cmd::ServerLimitsArgs,
 }
 
 /// `chainseal authority token` arguments.
@@ -133,6 +136,7 @@ pub fn run(cmd: AuthorityCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         AuthorityCommand::Serve(args) => {
             let dir = AuthorityDir::open(&args.dir)?;
+            let limits = args.limits.limits()?;
             runtime()?.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&args.listen)
                     .await
@@ -165,7 +169,8 @@ pub fn run(cmd: AuthorityCommand) -> anyhow::Result<ExitCode> {
                 let shutdown = async {
                     let _ = tokio::signal::ctrl_c().await;
                 };
-                chainseal_authority::http::serve(listener, authority, shutdown).await?;
+                chainseal_authority::http::serve_with(listener, authority, limits, shutdown)
+                    .await?;
                 Ok::<_, anyhow::Error>(())
             })?;
             Ok(ExitCode::SUCCESS)

@@ -241,6 +241,51 @@ fn slow_readers_of_a_large_bundle_do_not_grow_the_logs_memory() {
     );
 }
 
+/// Holds 12 connections with half a request head; how many are answered 503 at once.
+fn refused_of_12(a: &str) -> usize {
+    let mut held = slow_clients(a, 12);
+    std::thread::sleep(Duration::from_millis(200));
+    held.iter_mut()
+        .filter(|s: &&mut TcpStream| {
+            s.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            let mut buf = [0u8; 64];
+            matches!((&**s).read(&mut buf), Ok(n) if n > 0 && buf[..n].starts_with(b"HTTP/1.1 503"))
+        })
+        .count()
+}
+
+/// `authority serve` takes the same limits: 8 of 12 held connections refused with
+/// `--max-connections 4`, none with the defaults; it answers again afterwards.
+#[test]
+fn the_authority_serves_within_the_limits_its_flags_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = dir.path().join("authority");
+    let start = |extra: &[&str]| {
+        let mut args = vec![
+            "authority",
+            "serve",
+            "--dir",
+            auth.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        args.extend(extra);
+        let (p, url) = start_listening(BIN, &args);
+        (p, addr(&url))
+    };
+    let (p, a) = start(&[]);
+    assert_eq!(refused_of_12(&a), 0, "default limits hold 12 connections");
+    drop(p);
+    let (mut p2, a) = start(&["--max-connections", "4", "--header-timeout", "1"]);
+    let n = refused_of_12(&a);
+    assert!((6..=8).contains(&n), "expected 8 of 12 refused, got {n}");
+    assert!(alive(&mut p2), "the authority died");
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = get(&a, "/api/v2/trustBundle", Duration::from_secs(5)).unwrap();
+    assert!(r.starts_with("HTTP/1.1 200"), "answered again: {r}");
+}
+
 /// `witness serve` takes the same limits as `log serve`: with `--max-connections 4`, most
 /// of 12 held connections are answered 503 at once, and the witness answers again when
 /// they go. Positive control: the same number of connections within the default limit
@@ -267,18 +312,7 @@ fn the_witness_serves_within_the_limits_its_flags_set() {
         let (p, url) = start_listening(BIN, &args);
         (p, addr(&url))
     };
-    let refused = |a: &str| {
-        let mut held = slow_clients(a, 12);
-        std::thread::sleep(Duration::from_millis(200));
-        held.iter_mut()
-            .filter(|s: &&mut TcpStream| {
-                s.set_read_timeout(Some(Duration::from_millis(300)))
-                    .unwrap();
-                let mut buf = [0u8; 64];
-                matches!((&**s).read(&mut buf), Ok(n) if n > 0 && buf[..n].starts_with(b"HTTP/1.1 503"))
-            })
-            .count()
-    };
+    let refused = refused_of_12;
 
     let (p, a) = start(&[]);
     assert_eq!(refused(&a), 0, "default limits hold 12 connections");
