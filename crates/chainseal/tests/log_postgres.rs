@@ -85,7 +85,13 @@ fn spawn(storage: &Path, key: &Path, pg: &str, objects: &Path) -> (Child, String
             break u.to_owned();
         }
     };
-    std::thread::spawn(move || for _ in lines {});
+    // The server's log goes to the test's stderr (shown when a test fails).
+    let who = storage.display().to_string();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            eprintln!("[{who}] {line}");
+        }
+    });
     (child, url)
 }
 
@@ -130,8 +136,10 @@ async fn two_front_ends_on_one_postgres_build_one_consistent_log() {
                     .send()
                     .await
                     .unwrap();
-                assert_eq!(r.status().as_u16(), 201);
-                let v: serde_json::Value = r.json().await.unwrap();
+                let status = r.status().as_u16();
+                let text = r.text().await.unwrap();
+                assert_eq!(status, 201, "entry {i} of writer {w}: {text}");
+                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
                 let index: u64 = v["logIndex"].as_str().map_or(0, |s| s.parse().unwrap());
                 let body = STANDARD
                     .decode(v["canonicalizedBody"].as_str().unwrap())

@@ -383,15 +383,48 @@ struct Integrator<S: Storage> {
 impl<S: Storage> Integrator<S> {
     async fn load(&mut self, tiles: Vec<chainseal_tlog::tile::Tile>) -> Result<()> {
         for t in tiles {
-            let data = self
-                .inner
-                .storage
-                .read(&t.path())
-                .await?
-                .ok_or_else(|| Error::Corrupt(format!("{} is missing", t.path())))?;
+            let data = match self.inner.storage.read(&t.path()).await? {
+                Some(d) => d.to_vec(),
+                // Another front end may have filled the tile and pruned its partials since
+                // this one read the checkpoint: the full tile's prefix is the same data.
+                None if !t.is_full() => self.prefix_of_full(&t).await?,
+                None => return Err(Error::Corrupt(format!("{} is missing", t.path()))),
+            };
             self.tree.insert(&t, &data)?;
         }
         Ok(())
+    }
+
+    /// The first `t.width` hashes or entries of the full tile that replaced partial `t`.
+    async fn prefix_of_full(&self, t: &chainseal_tlog::tile::Tile) -> Result<Vec<u8>> {
+        use chainseal_tlog::tile::{self, TileKind};
+        let full = chainseal_tlog::tile::Tile {
+            width: tile::TILE_WIDTH as u16,
+            ..*t
+        };
+        let data = self
+            .inner
+            .storage
+            .read(&full.path())
+            .await?
+            .ok_or_else(|| {
+                Error::Corrupt(format!("{} and {} are missing", t.path(), full.path()))
+            })?;
+        let w = usize::from(t.width);
+        match t.kind {
+            TileKind::Hashes(_) => data
+                .get(..w * 32)
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| Error::Corrupt(format!("{} is short", full.path()))),
+            TileKind::Entries => {
+                let entries = tile::parse_entry_bundle(&data)?;
+                let prefix = entries
+                    .get(..w)
+                    .ok_or_else(|| Error::Corrupt(format!("{} is short", full.path())))?;
+                Ok(tile::encode_entry_bundle(prefix)?)
+            }
+            _ => Err(Error::Corrupt(format!("{} is missing", t.path()))),
+        }
     }
 
     /// Makes the cached tree describe exactly `size` leaves (reloading the right edge).
@@ -581,11 +614,22 @@ impl<S: Storage> Integrator<S> {
         if ready.is_empty() {
             return Ok(());
         }
-        if self.tree.size() < cp.size {
-            self.resync(cp.size).await?;
-        }
         let points: Vec<u64> = ready.iter().map(|(i, _)| *i).collect();
-        self.ensure(&points, cp.size).await?;
+        let loaded = async {
+            if self.tree.size() < cp.size {
+                self.resync(cp.size).await?;
+            }
+            self.ensure(&points, cp.size).await
+        }
+        .await;
+        if let Err(e) = loaded {
+            // Keep the writers for the next round rather than dropping their answers.
+            let mut w = self.inner.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            for (index, list) in ready {
+                w.entry(index).or_default().extend(list);
+            }
+            return Err(e);
+        }
         let envelope = String::from_utf8_lossy(&note.to_bytes()).into_owned();
         for (index, waiters) in ready {
             let proof = self.tree.inclusion(index, cp.size);
