@@ -124,24 +124,12 @@ fn connections_over_the_limit_get_503_and_the_log_stays_up() {
     let (mut proc, url) = start_log(dir.path());
     let a = addr(&url);
     // 256 descriptors: the log keeps at most (256 - 64) / 4 = 48 connections.
-    let mut slow = slow_clients(&a, 120);
-    std::thread::sleep(Duration::from_millis(200));
-    let refused = slow
-        .iter_mut()
-        .map(|s| {
-            s.set_read_timeout(Some(Duration::from_millis(300)))
-                .unwrap();
-            let mut buf = [0u8; 64];
-            matches!(s.read(&mut buf), Ok(n) if n > 0 && buf[..n].starts_with(b"HTTP/1.1 503"))
-        })
-        .filter(|refused| *refused)
-        .count();
+    let refused = refused_of(&a, 120);
     assert!(
         (60..=120 - 40).contains(&refused),
         "expected about 72 of 120 connections refused with 503, got {refused}"
     );
     assert!(alive(&mut proc), "the log process died");
-    drop(slow);
     std::thread::sleep(Duration::from_millis(200));
     // Control: with the flood gone, a client gets its checkpoint.
     let r = get(&a, "/checkpoint", Duration::from_secs(5)).unwrap();
@@ -241,9 +229,9 @@ fn slow_readers_of_a_large_bundle_do_not_grow_the_logs_memory() {
     );
 }
 
-/// Holds 12 connections with half a request head; how many are answered 503 at once.
-fn refused_of_12(a: &str) -> usize {
-    let mut held = slow_clients(a, 12);
+/// Holds `n` connections with half a request head; how many are answered 503 at once.
+fn refused_of(a: &str, n: usize) -> usize {
+    let mut held = slow_clients(a, n);
     std::thread::sleep(Duration::from_millis(200));
     held.iter_mut()
         .filter(|s: &&mut TcpStream| {
@@ -255,8 +243,29 @@ fn refused_of_12(a: &str) -> usize {
         .count()
 }
 
-/// `authority serve` takes the same limits: 8 of 12 held connections refused with
-/// `--max-connections 4`, none with the defaults; it answers again afterwards.
+/// A server started by `start` (extra flags in, bound address out) keeps the limits its
+/// flags set: 12 held connections are all held with the defaults (positive control) and
+/// 8 of them refused with `--max-connections 4`; once they go, `probe` is answered with
+/// a status starting `answered`.
+fn flags_set_the_limits(
+    what: &str,
+    start: impl Fn(&[&str]) -> (Proc, String),
+    probe: &str,
+    answered: &str,
+) {
+    let (p, a) = start(&[]);
+    assert_eq!(refused_of(&a, 12), 0, "default limits hold 12 connections");
+    drop(p);
+    let (mut p, a) = start(&["--max-connections", "4", "--header-timeout", "1"]);
+    let n = refused_of(&a, 12);
+    assert!((6..=8).contains(&n), "expected 8 of 12 refused, got {n}");
+    assert!(alive(&mut p), "the {what} died");
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = get(&a, probe, Duration::from_secs(5)).unwrap();
+    assert!(r.starts_with(answered), "answered again: {r}");
+}
+
+/// `authority serve` takes the same limits as `log serve`.
 #[test]
 fn the_authority_serves_within_the_limits_its_flags_set() {
     let dir = tempfile::tempdir().unwrap();
@@ -274,27 +283,16 @@ fn the_authority_serves_within_the_limits_its_flags_set() {
         let (p, url) = start_listening(BIN, &args);
         (p, addr(&url))
     };
-    let (p, a) = start(&[]);
-    assert_eq!(refused_of_12(&a), 0, "default limits hold 12 connections");
-    drop(p);
-    let (mut p2, a) = start(&["--max-connections", "4", "--header-timeout", "1"]);
-    let n = refused_of_12(&a);
-    assert!((6..=8).contains(&n), "expected 8 of 12 refused, got {n}");
-    assert!(alive(&mut p2), "the authority died");
-    std::thread::sleep(Duration::from_millis(1500));
-    let r = get(&a, "/api/v2/trustBundle", Duration::from_secs(5)).unwrap();
-    assert!(r.starts_with("HTTP/1.1 200"), "answered again: {r}");
+    flags_set_the_limits("authority", start, "/api/v2/trustBundle", "HTTP/1.1 200");
 }
 
-/// `witness serve` takes the same limits as `log serve`: with `--max-connections 4`, most
-/// of 12 held connections are answered 503 at once, and the witness answers again when
-/// they go. Positive control: the same number of connections within the default limit
-/// are all held (none refused).
+/// `witness serve` takes the same limits as `log serve`.
 #[test]
 fn the_witness_serves_within_the_limits_its_flags_set() {
     let dir = tempfile::tempdir().unwrap();
     let log = chainseal_tlog::keys::Ed25519Signer::generate("limits.example/log").unwrap();
     let state = dir.path().join("w");
+    let vkey = log.to_vkey();
     let start = |extra: &[&str]| {
         let mut args = vec![
             "witness",
@@ -305,24 +303,13 @@ fn the_witness_serves_within_the_limits_its_flags_set() {
             "limits.example/w",
             "--listen",
             "127.0.0.1:0",
+            "--log",
+            vkey.as_str(),
         ];
-        let vkey = log.to_vkey();
-        args.extend(["--log", vkey.as_str()]);
         args.extend(extra);
         let (p, url) = start_listening(BIN, &args);
         (p, addr(&url))
     };
-    let refused = refused_of_12;
-
-    let (p, a) = start(&[]);
-    assert_eq!(refused(&a), 0, "default limits hold 12 connections");
-    drop(p);
-
-    let (mut p2, a) = start(&["--max-connections", "4", "--header-timeout", "1"]);
-    let n = refused(&a);
-    assert!((6..=8).contains(&n), "expected 8 of 12 refused, got {n}");
-    assert!(alive(&mut p2), "the witness died");
-    std::thread::sleep(Duration::from_millis(1500));
-    let r = get(&a, "/checkpoint/00", Duration::from_secs(5)).unwrap();
-    assert!(r.starts_with("HTTP/1.1 4"), "answered again: {r}");
+    // An unknown origin's checkpoint: a 4xx answer, not a hang.
+    flags_set_the_limits("witness", start, "/checkpoint/00", "HTTP/1.1 4");
 }
