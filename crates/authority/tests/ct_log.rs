@@ -34,14 +34,18 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// Issues `n` certificates through the CA (the token and identity checked once).
-async fn issue(a: &Authority, n: usize) -> Vec<Issued> {
-    let tok = a
-        .oidc
+/// A development-issuer token for `SUB`.
+fn token(a: &Authority) -> String {
+    a.oidc
         .dev()
         .unwrap()
         .mint(SUB, Some(SUB), "sigstore", 600)
-        .unwrap();
+        .unwrap()
+}
+
+/// Issues `n` certificates through the CA (the token and identity checked once).
+async fn issue(a: &Authority, n: usize) -> Vec<Issued> {
+    let tok = token(a);
     let id = a.oidc.verify(&tok).await.unwrap();
     (0..n)
         .map(|_| {
@@ -54,12 +58,7 @@ async fn issue(a: &Authority, n: usize) -> Vec<Issued> {
 /// One certificate through the Fulcio API path (token + proof of possession).
 async fn issue_over_api(a: &Authority) -> Issued {
     let key = PrivateKey::generate(KeyKind::EcdsaP256).unwrap();
-    let tok = a
-        .oidc
-        .dev()
-        .unwrap()
-        .mint(SUB, Some(SUB), "sigstore", 600)
-        .unwrap();
+    let tok = token(a);
     let body = serde_json::json!({
         "credentials": {"oidcIdentityToken": tok},
         "publicKeyRequest": {
