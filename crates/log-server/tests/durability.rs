@@ -100,3 +100,54 @@ async fn the_sequencer_database_shrinks_after_its_entries_are_integrated() {
     assert_eq!((rest.integrated, rest.entries.len()), (2550, 10));
     assert_eq!(&rest.entries[9][..8], &((39u64 << 32) | 63).to_be_bytes());
 }
+
+/// A disk that fills up while the sequencer database must grow: the write is refused
+/// and, once there is space again, the same open store sequences and integrates without a
+/// restart (redb refuses every later transaction after one failed I/O until the database
+/// is reopened). Positive control: a batch before the disk fills. Root only (a tmpfs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_a_batch_and_the_same_store_recovers_once_there_is_space() {
+    use chainseal_log_server::storage::Storage as _;
+    use std::sync::Arc;
+
+    let Some(disk) = chainseal_testkit::disk::SmallDisk::mount("8m") else {
+        eprintln!("skipped: mounting a small tmpfs needs root (CI runs as root)");
+        return;
+    };
+    let batch = |tag: u8, n: usize| {
+        (0..n)
+            .map(|i| {
+                let mut body = vec![tag; 16 * 1024];
+                body[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                (chainseal_tlog::merkle::leaf_hash(&body), Arc::new(body))
+            })
+            .collect::<Vec<_>>()
+    };
+    let store = FsStorage::open(&disk.path().join("log")).unwrap();
+    assert_eq!(store.sequence(batch(1, 4)).await.unwrap(), vec![0, 1, 2, 3]);
+
+    disk.fill("filler");
+    // 64 entries of 16 KiB cannot fit in the pages the file already has.
+    let refused = store.sequence(batch(2, 64)).await;
+    assert!(refused.is_err(), "a batch on a full disk: {refused:?}");
+
+    disk.free("filler");
+    let mut again = Err(String::new());
+    for _ in 0..20 {
+        again = store.sequence(batch(3, 4)).await.map_err(|e| e.to_string());
+        if again.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        again,
+        Ok(vec![4, 5, 6, 7]),
+        "the store did not recover once there was space"
+    );
+    let lease = store.lease(100).await.unwrap().unwrap();
+    assert_eq!((lease.integrated, lease.entries.len()), (0, 8));
+    assert_eq!(lease.entries[4][8], 3, "the refused batch left no entry");
+    store.commit(lease, 8).await.unwrap();
+    assert_eq!(store.sizes().unwrap(), (8, 8));
+}

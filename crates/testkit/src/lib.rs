@@ -4,6 +4,7 @@
 
 #[cfg(feature = "bundle")]
 pub mod bundle;
+pub mod disk;
 pub mod process;
 pub mod tessera;
 

@@ -37,6 +37,8 @@ pub fn start_announcing(bin: &str, args: &[&str], markers: &[&str]) -> (Proc, Ve
     std::thread::spawn(move || {
         let mut found = Vec::new();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            // Shown when a test fails: what the child said is how to tell why.
+            eprintln!("[child] {line}");
             if let Some(m) = markers.get(found.len())
                 && let Some(i) = line.find(m.as_str())
             {

@@ -4,10 +4,14 @@
 //!
 //! redb commits with `Durability::Immediate`: one fsync'd transaction per batch.
 //! redb also locks its file, so two processes can never serve one directory.
+//!
+//! After one failed I/O (a full disk), redb refuses every later transaction until the
+//! database is reopened; the store reopens it on the next use, so the log recovers once
+//! there is space again, without a restart.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -25,13 +29,72 @@ const INTEGRATED: &str = "integrated";
 #[derive(Debug, Clone)]
 pub struct FsStorage {
     dir: PathBuf,
-    db: Arc<Database>,
+    db: Arc<Db>,
     integrator: Arc<tokio::sync::Mutex<()>>,
     tmp_seq: Arc<AtomicU64>,
 }
 
-fn db_err(context: &'static str) -> impl Fn(redb::Error) -> Error {
-    move |e| Error::storage(context, e)
+/// The open database, and whether an I/O error means it must be reopened.
+#[derive(Debug)]
+struct Db {
+    path: PathBuf,
+    /// `None` only while a reopen has failed (it is tried again on the next use).
+    open: RwLock<Option<Database>>,
+    failed_io: AtomicBool,
+}
+
+/// A transaction's view of the open database (reopens wait for it to end).
+struct DbRef<'a>(RwLockReadGuard<'a, Option<Database>>);
+
+impl std::ops::Deref for DbRef<'_> {
+    type Target = Database;
+    fn deref(&self) -> &Database {
+        self.0.as_ref().expect("checked when made")
+    }
+}
+
+impl Db {
+    /// The database, reopened first if an earlier I/O error left it refusing work.
+    fn get(&self) -> Result<DbRef<'_>> {
+        if self.failed_io.load(Ordering::Acquire) {
+            self.reopen()?;
+        }
+        let g = self.open.read().unwrap_or_else(PoisonError::into_inner);
+        if g.is_none() {
+            return Err(Error::Unavailable(
+                "log.redb could not be reopened after an I/O error",
+            ));
+        }
+        Ok(DbRef(g))
+    }
+
+    fn reopen(&self) -> Result<()> {
+        let mut w = self.open.write().unwrap_or_else(PoisonError::into_inner);
+        if !self.failed_io.load(Ordering::Acquire) {
+            return Ok(()); // another thread reopened it meanwhile
+        }
+        // Close the failed handle first: redb locks its file, also within one process.
+        *w = None;
+        let db = Database::create(&self.path)
+            .map_err(|e| Error::storage(format!("reopening {}", self.path.display()), e))?;
+        *w = Some(db);
+        self.failed_io.store(false, Ordering::Release);
+        tracing::warn!(
+            "reopened {} after an I/O error; sequencing resumes",
+            self.path.display()
+        );
+        Ok(())
+    }
+
+    /// Maps a redb error, noting the I/O failures after which redb must be reopened.
+    fn err(&self, context: &'static str) -> impl Fn(redb::Error) -> Error + '_ {
+        move |e| {
+            if matches!(e, redb::Error::Io(_) | redb::Error::PreviousIo) {
+                self.failed_io.store(true, Ordering::Release);
+            }
+            Error::storage(context, e)
+        }
+    }
 }
 
 fn io_err(context: String) -> impl FnOnce(std::io::Error) -> Error {
@@ -44,15 +107,15 @@ impl FsStorage {
         std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
         let db = Database::create(dir.join("log.redb"))
             .map_err(|e| Error::storage(format!("opening {}/log.redb", dir.display()), e))?;
-        let tx = db.begin_write().map_err(|e| db_err("begin")(e.into()))?;
+        let init =
+            |e: redb::Error| Error::storage(format!("initialising {}/log.redb", dir.display()), e);
+        let tx = db.begin_write().map_err(|e| init(e.into()))?;
         {
-            tx.open_table(ENTRIES)
-                .map_err(|e| db_err("entries")(e.into()))?;
-            tx.open_table(DEDUP)
-                .map_err(|e| db_err("dedup")(e.into()))?;
-            tx.open_table(META).map_err(|e| db_err("meta")(e.into()))?;
+            tx.open_table(ENTRIES).map_err(|e| init(e.into()))?;
+            tx.open_table(DEDUP).map_err(|e| init(e.into()))?;
+            tx.open_table(META).map_err(|e| init(e.into()))?;
         }
-        tx.commit().map_err(|e| db_err("commit")(e.into()))?;
+        tx.commit().map_err(|e| init(e.into()))?;
         // Integrated entries are deleted, but redb only reuses their pages: give the space
         // back to the file system once per start (nothing else holds the file yet).
         let mut db = db;
@@ -80,7 +143,11 @@ impl FsStorage {
         });
         Ok(FsStorage {
             dir: dir.to_owned(),
-            db: Arc::new(db),
+            db: Arc::new(Db {
+                path: dir.join("log.redb"),
+                open: RwLock::new(Some(db)),
+                failed_io: AtomicBool::new(false),
+            }),
             integrator: Arc::new(tokio::sync::Mutex::new(())),
             tmp_seq: Arc::new(AtomicU64::new(0)),
         })
@@ -93,8 +160,9 @@ impl FsStorage {
 
     /// `(sequenced size, integrated size)`.
     pub fn sizes(&self) -> Result<(u64, u64)> {
-        let tx = self
-            .db
+        let db = self.db.get()?;
+        let db_err = |c| self.db.err(c);
+        let tx = db
             .begin_read()
             .map_err(|e| db_err("begin read")(e.into()))?;
         let meta = tx.open_table(META).map_err(|e| db_err("meta")(e.into()))?;
@@ -109,10 +177,9 @@ impl FsStorage {
     }
 
     fn sequence_blocking(&self, batch: &[PendingEntry]) -> Result<Vec<u64>> {
-        let tx = self
-            .db
-            .begin_write()
-            .map_err(|e| db_err("begin")(e.into()))?;
+        let db = self.db.get()?;
+        let db_err = |c| self.db.err(c);
+        let tx = db.begin_write().map_err(|e| db_err("begin")(e.into()))?;
         let mut out = Vec::with_capacity(batch.len());
         {
             let mut meta = tx.open_table(META).map_err(|e| db_err("meta")(e.into()))?;
@@ -154,8 +221,9 @@ impl FsStorage {
 
     fn lease_blocking(&self, max: usize) -> Result<(u64, Vec<Vec<u8>>)> {
         let (next, integrated) = self.sizes()?;
-        let tx = self
-            .db
+        let db = self.db.get()?;
+        let db_err = |c| self.db.err(c);
+        let tx = db
             .begin_read()
             .map_err(|e| db_err("begin read")(e.into()))?;
         let entries = tx
@@ -185,10 +253,9 @@ impl FsStorage {
     }
 
     fn commit_blocking(&self, old: u64, new_size: u64) -> Result<()> {
-        let tx = self
-            .db
-            .begin_write()
-            .map_err(|e| db_err("begin")(e.into()))?;
+        let db = self.db.get()?;
+        let db_err = |c| self.db.err(c);
+        let tx = db.begin_write().map_err(|e| db_err("begin")(e.into()))?;
         {
             let mut meta = tx.open_table(META).map_err(|e| db_err("meta")(e.into()))?;
             let mut entries = tx
