@@ -616,7 +616,9 @@ impl<S: Storage> Integrator<S> {
         }
         let points: Vec<u64> = ready.iter().map(|(i, _)| *i).collect();
         let loaded = async {
-            if self.tree.size() < cp.size {
+            // A tree reset after a failed round (size u64::MAX) is reloaded here too: a
+            // front end that does not get the lease has no other round that reloads it.
+            if self.tree.size() < cp.size || self.tree.size() == u64::MAX {
                 self.resync(cp.size).await?;
             }
             self.ensure(&points, cp.size).await
