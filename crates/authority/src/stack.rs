@@ -182,8 +182,17 @@ pub fn rotate(dir: &Path, component: Component) -> Result<u32> {
 }
 
 /// Starts log, witness and authority; returns once all listen and the trust files are
-/// written.
+/// written. Each server runs under `chainseal_serve`'s default limits.
 pub async fn start(cfg: &StackConfig) -> Result<RunningStack> {
+    start_with(cfg, chainseal_serve::Limits::default()).await
+}
+
+/// [`start`] with `limits` (connections, time, requests in flight) for each of the three
+/// servers.
+pub async fn start_with(
+    cfg: &StackConfig,
+    limits: chainseal_serve::Limits,
+) -> Result<RunningStack> {
     let dir = &cfg.dir;
     std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
     // First, before anything listens: refuses an authority folder whose state is lost.
@@ -239,7 +248,7 @@ pub async fn start(cfg: &StackConfig) -> Result<RunningStack> {
     let witness = Arc::new(witness);
     let sd = shutdown(rx.clone());
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = chainseal_witness::http::serve(witness_l, witness, sd).await {
+        if let Err(e) = chainseal_witness::http::serve_with(witness_l, witness, limits, sd).await {
             tracing::error!("witness: {e}");
         }
     }));
@@ -257,7 +266,7 @@ pub async fn start(cfg: &StackConfig) -> Result<RunningStack> {
         .await
         .map_err(|e| Error::Service(format!("log: {e}")))?;
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = chainseal_log_server::serve(log, log_l).await {
+        if let Err(e) = chainseal_log_server::serve_with(log, log_l, limits).await {
             tracing::error!("log: {e}");
         }
     }));
@@ -271,7 +280,7 @@ pub async fn start(cfg: &StackConfig) -> Result<RunningStack> {
     );
     let sd = shutdown(rx.clone());
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = crate::http::serve(authority_l, authority, sd).await {
+        if let Err(e) = crate::http::serve_with(authority_l, authority, limits, sd).await {
             tracing::error!("authority: {e}");
         }
     }));

@@ -81,6 +81,13 @@ pub struct TokenArgs {
 #[derive(Subcommand)]
 pub enum StackCommand {
     /// Run log, witness and authority in one process on loopback.
+    #[command(after_help = "Examples:
+  chainseal stack serve --dir stack/
+  chainseal stack serve --dir stack/ --max-connections 64 --header-timeout 5
+
+The limits apply to each of the three servers (log, witness, authority) on its own port:
+--max-connections 64 allows 64 connections to the log, 64 to the witness and 64 to the
+authority.")]
     Serve(StackServeArgs),
     /// Rotate a component's keys; old keys stay in the trusted root with a closed validFor.
     Rotate(StackRotateArgs),
@@ -99,6 +106,9 @@ pub struct StackServeArgs {
     /// Accept tokens from this external OIDC issuer too. Repeatable.
     #[arg(long = "issuer")]
     issuers: Vec<String>,
+    /// Connection, time and load limits of each of the three HTTP servers.
+    #[command(flatten)]
+    limits: crate::log_cmd::ServerLimitsArgs,
 }
 
 /// What `stack rotate` rotates.
@@ -221,13 +231,14 @@ pub fn run(cmd: AuthorityCommand) -> anyhow::Result<ExitCode> {
 pub fn run_stack(cmd: StackCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         StackCommand::Serve(args) => {
+            let limits = args.limits.limits()?;
             let cfg = StackConfig {
                 dir: args.dir,
                 listen_base: args.listen_base,
                 issuers: args.issuers,
             };
             runtime()?.block_on(async move {
-                let s = stack::start(&cfg).await?;
+                let s = stack::start_with(&cfg, limits).await?;
                 eprintln!("chainseal stack: log       {}", s.log_url);
                 eprintln!("chainseal stack: witness   {}", s.witness_url);
                 eprintln!("chainseal stack: authority {}", s.authority_url);

@@ -233,9 +233,12 @@ fn slow_readers_of_a_large_bundle_do_not_grow_the_logs_memory() {
 fn refused_of(a: &str, n: usize) -> usize {
     let mut held = slow_clients(a, n);
     std::thread::sleep(Duration::from_millis(200));
+    // A refusal is written at accept: one 300 ms wait for all of them, not one each.
+    let deadline = Instant::now() + Duration::from_millis(300);
     held.iter_mut()
         .filter(|s: &&mut TcpStream| {
-            s.set_read_timeout(Some(Duration::from_millis(300)))
+            let left = deadline.saturating_duration_since(Instant::now());
+            s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
                 .unwrap();
             let mut buf = [0u8; 64];
             matches!((&**s).read(&mut buf), Ok(n) if n > 0 && buf[..n].starts_with(b"HTTP/1.1 503"))
@@ -243,26 +246,40 @@ fn refused_of(a: &str, n: usize) -> usize {
         .count()
 }
 
-/// A server started by `start` (extra flags in, bound address out) keeps the limits its
-/// flags set: 12 held connections are all held with the defaults (positive control) and
-/// 8 of them refused with `--max-connections 4`; once they go, `probe` is answered with
-/// a status starting `answered`.
+/// The servers started by `start` (extra flags in, their bound addresses out) keep the
+/// limits its flags set: on each address, 12 held connections are all held with the
+/// defaults (positive control) and 8 of them refused with `--max-connections 4`; once
+/// they go, the server at `addresses[i]` answers `probes[i].0` with a status starting
+/// `probes[i].1`.
 fn flags_set_the_limits(
     what: &str,
-    start: impl Fn(&[&str]) -> (Proc, String),
-    probe: &str,
-    answered: &str,
+    start: impl Fn(&[&str]) -> (Proc, Vec<String>),
+    probes: &[(&str, &str)],
 ) {
-    let (p, a) = start(&[]);
-    assert_eq!(refused_of(&a, 12), 0, "default limits hold 12 connections");
+    let (p, addrs) = start(&[]);
+    assert_eq!(addrs.len(), probes.len());
+    for a in &addrs {
+        assert_eq!(
+            refused_of(a, 12),
+            0,
+            "default limits hold 12 connections on {a}"
+        );
+    }
     drop(p);
-    let (mut p, a) = start(&["--max-connections", "4", "--header-timeout", "1"]);
-    let n = refused_of(&a, 12);
-    assert!((6..=8).contains(&n), "expected 8 of 12 refused, got {n}");
+    let (mut p, addrs) = start(&["--max-connections", "4", "--header-timeout", "1"]);
+    for a in &addrs {
+        let n = refused_of(a, 12);
+        assert!(
+            (6..=8).contains(&n),
+            "expected 8 of 12 refused on {a}, got {n}"
+        );
+    }
     assert!(alive(&mut p), "the {what} died");
     std::thread::sleep(Duration::from_millis(1500));
-    let r = get(&a, probe, Duration::from_secs(5)).unwrap();
-    assert!(r.starts_with(answered), "answered again: {r}");
+    for (a, (probe, answered)) in addrs.iter().zip(probes) {
+        let r = get(a, probe, Duration::from_secs(5)).unwrap();
+        assert!(r.starts_with(answered), "{a}{probe} answered again: {r}");
+    }
 }
 
 /// `authority serve` takes the same limits as `log serve`.
@@ -281,9 +298,13 @@ fn the_authority_serves_within_the_limits_its_flags_set() {
         ];
         args.extend(extra);
         let (p, url) = start_listening(BIN, &args);
-        (p, addr(&url))
+        (p, vec![addr(&url)])
     };
-    flags_set_the_limits("authority", start, "/api/v2/trustBundle", "HTTP/1.1 200");
+    flags_set_the_limits(
+        "authority",
+        start,
+        &[("/api/v2/trustBundle", "HTTP/1.1 200")],
+    );
 }
 
 /// `witness serve` takes the same limits as `log serve`.
@@ -308,8 +329,35 @@ fn the_witness_serves_within_the_limits_its_flags_set() {
         ];
         args.extend(extra);
         let (p, url) = start_listening(BIN, &args);
-        (p, addr(&url))
+        (p, vec![addr(&url)])
     };
     // An unknown origin's checkpoint: a 4xx answer, not a hang.
-    flags_set_the_limits("witness", start, "/checkpoint/00", "HTTP/1.1 4");
+    flags_set_the_limits("witness", start, &[("/checkpoint/00", "HTTP/1.1 4")]);
+}
+
+/// `stack serve` takes the same limits as `log serve`, and sets them on each of its three
+/// servers.
+#[test]
+fn the_stack_serves_within_the_limits_its_flags_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dir.path().join("stack");
+    let start = |extra: &[&str]| {
+        let p = chainseal_testkit::process::start_stack_with(BIN, &stack, extra);
+        let ports: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(stack.join("stack.json")).unwrap()).unwrap();
+        let addrs = ["log", "witness", "authority"]
+            .iter()
+            .map(|svc| format!("127.0.0.1:{}", ports[svc].as_u64().unwrap()))
+            .collect();
+        (p, addrs)
+    };
+    flags_set_the_limits(
+        "stack",
+        start,
+        &[
+            ("/checkpoint", "HTTP/1.1 200"),
+            ("/checkpoint/00", "HTTP/1.1 4"),
+            ("/api/v2/trustBundle", "HTTP/1.1 200"),
+        ],
+    );
 }

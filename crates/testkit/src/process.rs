@@ -62,11 +62,17 @@ pub fn start_listening(bin: &str, args: &[&str]) -> (Proc, String) {
 }
 
 /// Starts `bin stack serve --dir DIR` and waits (bounded) until it has written its trust
-/// files and its log, witness and authority accept connections.
+/// files and its log, witness and authority answer requests.
 pub fn start_stack(bin: &str, dir: &Path) -> Proc {
+    start_stack_with(bin, dir, &[])
+}
+
+/// [`start_stack`] with `extra` arguments to `stack serve`.
+pub fn start_stack_with(bin: &str, dir: &Path, extra: &[&str]) -> Proc {
     let child = Command::new(bin)
         .args(["stack", "serve", "--dir"])
         .arg(dir)
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -92,9 +98,25 @@ pub fn start_stack(bin: &str, dir: &Path) -> Proc {
             .as_u64()
             .and_then(|p| u16::try_from(p).ok())
             .expect("a port in stack.json");
-        wait(&|| TcpStream::connect(("127.0.0.1", port)).is_ok());
+        wait(&|| answers_http(port));
     }
     proc
+}
+
+/// Whether a server on loopback `port` answers an HTTP request (and has closed the
+/// connection): its listener is bound (a restarted stack's files already exist) and its
+/// serving loop runs, so the probe no longer takes one of its connection slots.
+fn answers_http(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut answer = Vec::new();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .and_then(|()| s.read_to_end(&mut answer))
+        .is_ok()
+        && answer.starts_with(b"HTTP/1.1 ")
 }
 
 /// Runs `bin log load` against `url` (`entries` entries from `concurrency` writers, giving
