@@ -160,12 +160,23 @@ enum Outcome {
     Fail(String),
 }
 
+/// The `logIndex` of a `TransparencyLogEntry` (protobuf JSON writes int64 as a string);
+/// the rest of the body is skipped, not built (the load generator shares the log's CPUs).
 fn log_index(body: &[u8]) -> Option<i64> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    match v.get("logIndex")? {
-        serde_json::Value::String(s) => s.parse().ok(),
-        serde_json::Value::Number(n) => n.as_i64(),
-        _ => None,
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Index<'a> {
+        Text(&'a str),
+        Number(i64),
+    }
+    #[derive(serde::Deserialize)]
+    struct Ack<'a> {
+        #[serde(rename = "logIndex", borrow)]
+        log_index: Option<Index<'a>>,
+    }
+    match serde_json::from_slice::<Ack<'_>>(body).ok()?.log_index? {
+        Index::Text(s) => s.parse().ok(),
+        Index::Number(n) => Some(n),
     }
 }
 
@@ -293,6 +304,19 @@ mod tests {
                 .unwrap();
             assert!(digests.insert(digest));
         }
+    }
+
+    #[test]
+    fn log_index_reads_protobuf_json_strings_and_numbers_only() {
+        assert_eq!(
+            log_index(br#"{"logIndex":"42","inclusionProof":{}}"#),
+            Some(42)
+        );
+        assert_eq!(log_index(br#"{"kindVersion":{},"logIndex":7}"#), Some(7));
+        assert_eq!(log_index(br#"{"logIndex":"x"}"#), None);
+        assert_eq!(log_index(br#"{"logIndex":true}"#), None);
+        assert_eq!(log_index(br#"{"other":1}"#), None);
+        assert_eq!(log_index(b"not json"), None);
     }
 
     #[test]
