@@ -222,11 +222,6 @@ fn fast_verify() -> Option<anyhow::Result<ExitCode>> {
     })
 }
 
-/// mimalloc instead of glibc's malloc: the servers allocate per request from many threads
-/// (measured in scripts/bench-log.sh).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     if let Some(result) = fast_verify() {
         return finish(result);
