@@ -16,8 +16,17 @@ use clap::{Args, Subcommand, ValueEnum};
 pub enum AuthorityCommand {
     /// Serve the CA (Fulcio v2 API), TSA (RFC 3161) and, with --dev-issuer, the development
     /// OIDC issuer.
+    #[command(after_help = "Examples:
+  chainseal authority serve --dir ./authority --issuer https://token.actions.githubusercontent.com
+  chainseal authority serve --dir ./authority --dev-issuer    # local use only: it mints tokens
+
+Keys are made on first start and never replaced; a folder with keys but no state is an error.")]
     Serve(ServeArgs),
     /// Print an identity token signed by the development issuer kept in --dir.
+    #[command(after_help = "Examples:
+  chainseal authority token --dir stack/authority --subject you@example.com > token.jwt
+  chainseal authority token --dir stack/authority --subject spiffe://stack.local/factory/example \\
+      --claim build_signer_uri=https://stack.local/pipelines/example --ttl 300")]
     Token(TokenArgs),
 }
 
@@ -90,6 +99,8 @@ The limits apply to each of the three servers (log, witness, authority) on its o
 authority.")]
     Serve(StackServeArgs),
     /// Rotate a component's keys; old keys stay in the trusted root with a closed validFor.
+    #[command(after_help = "Example:
+  chainseal stack rotate --dir ./stack ca    # then restart `stack serve`; clients reload trusted_root.json")]
     Rotate(StackRotateArgs),
 }
 

@@ -18,8 +18,18 @@ use crate::log_client_cmd;
 #[derive(Subcommand)]
 pub enum LogCommand {
     /// Serve a transparency log (C2SP tlog-tiles read API, Rekor v2 write API).
+    #[command(after_help = "Examples:
+  chainseal log serve --storage ./log --origin log.example.com/prod --listen 127.0.0.1:8080
+  chainseal log serve --storage ./log --origin log.example.com/prod \\
+      --witness \"$(cat witness.vkey)@http://127.0.0.1:8081\" --witness-quorum 1
+  chainseal log serve --storage ./log --origin log.example.com/prod \\
+      --postgres postgres://log@db/log --object-store s3://bucket/log
+
+The signing key is <storage>/log.key, made on first start and never replaced.")]
     Serve(ServeArgs),
     /// Print the log's C2SP verifier key.
+    #[command(after_help = "Example:
+  chainseal log verify --url http://127.0.0.1:8080 --vkey \"$(chainseal log vkey --storage ./log)\"")]
     Vkey(VkeyArgs),
     /// Monitor a log: verify its checkpoint and tiles, and consistency with the last one seen.
     Verify(log_client_cmd::LogVerifyArgs),

@@ -113,10 +113,26 @@ Regular expressions are unanchored, as in cosign: anchor them with ^…$.")]
     #[command(subcommand)]
     Intoto(intoto_cmd::IntotoCommand),
     /// Generate a signing key pair (encrypted private key, PEM public key).
+    #[command(after_help = "Examples:
+  chainseal generate-key-pair                       # cosign.key (encrypted) + cosign.pub
+  chainseal generate-key-pair --kind ed25519 --output-key-prefix release
+
+The password comes from CHAINSEAL_PASSWORD or COSIGN_PASSWORD, else a prompt (twice).
+An existing key is never replaced unless --force is given.")]
     GenerateKeyPair(sign_cmd::GenerateKeyPairArgs),
     /// Sign a blob into a Sigstore bundle (with --key, or keyless with --identity-token).
+    #[command(after_help = "Examples:
+  chainseal sign-blob --key cosign.key --bundle app.tar.gz.sigstore.json app.tar.gz
+  chainseal sign-blob --identity-token \"$(cat token.jwt)\" \\
+      --trust-config stack/client_trust_config.json --bundle app.tar.gz.sigstore.json app.tar.gz
+
+The password of --key comes from CHAINSEAL_PASSWORD or COSIGN_PASSWORD, else a prompt.
+A bundle that would not verify is never written.")]
     SignBlob(sign_cmd::SignBlobArgs),
     /// Attest a blob: an in-toto statement in DSSE, in a Sigstore bundle.
+    #[command(after_help = "Example:
+  chainseal attest-blob --key cosign.key --predicate provenance.json \\
+      --type https://slsa.dev/provenance/v1 --bundle app.tar.gz.intoto.sigstore.json app.tar.gz")]
     AttestBlob(sign_cmd::AttestBlobArgs),
     /// CA (Fulcio API), TSA and development OIDC issuer.
     #[command(subcommand)]
@@ -125,6 +141,14 @@ Regular expressions are unanchored, as in cosign: anchor them with ^…$.")]
     #[command(subcommand)]
     Stack(authority_cmd::StackCommand),
     /// Verify SLSA provenance for artifacts, offline (slsa-verifier's flags).
+    #[command(after_help = "Examples:
+  chainseal verify-provenance --provenance-path app.intoto.jsonl \\
+      --source-uri github.com/org/repo --source-tag v1.2.3 app.tar.gz
+  chainseal verify-provenance --provenance-path out/provenance.sigstore.json \\
+      --builder-id <factory builder id> --source-uri <source> \\
+      --pipeline pipeline.yaml --certificate-oidc-issuer https://stack.local --json app.tar.gz
+
+Exit status: 0 when every artifact verifies, 1 otherwise (the failed check is named).")]
     VerifyProvenance(provenance_cmd::VerifyProvenanceArgs),
     /// Run a pipeline in the secure software factory (sandboxed steps, signed links, SLSA provenance).
     #[command(subcommand)]
@@ -277,5 +301,37 @@ fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Every command a user runs (a leaf of the tree) shows at least one example in its
+    /// `--help`; conformance commands are driven by test harnesses, not people.
+    #[test]
+    fn every_command_shows_an_example_in_its_help() {
+        fn leaves(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+            for sub in cmd.get_subcommands() {
+                leaves(sub, format!("{path} {}", sub.get_name()), out);
+            }
+            if cmd.get_subcommands().next().is_none() {
+                out.push((path, cmd.clone()));
+            }
+        }
+        let mut all = Vec::new();
+        leaves(&super::Cli::command(), "chainseal".into(), &mut all);
+        assert!(all.len() > 20, "only {} commands found", all.len());
+        let missing: Vec<&str> = all
+            .iter()
+            .filter(|(path, _)| !path.starts_with("chainseal conformance"))
+            .filter(|(_, c)| {
+                !c.get_after_help()
+                    .is_some_and(|h| h.to_string().contains("chainseal "))
+            })
+            .map(|(path, _)| path.as_str())
+            .collect();
+        assert!(missing.is_empty(), "no example in the help of: {missing:?}");
     }
 }

@@ -15,6 +15,9 @@ pub enum WitnessCommand {
       --name witness.example/w1 --log 'log.example/prod+1234abcd+AQ…'")]
     Serve(ServeArgs),
     /// Print the witness's cosignature/v1 verifier key.
+    #[command(after_help = "Example:
+  chainseal log serve --storage ./log --origin log.example.com/prod \\
+      --witness \"$(chainseal witness vkey --state ./witness)@http://127.0.0.1:8081\"")]
     Vkey(VkeyArgs),
 }
 
