@@ -33,13 +33,6 @@ pub struct Authority {
     pub oidc: OidcVerifier,
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// How an [`Authority`] runs.
 #[derive(Clone, Debug)]
 pub struct AuthorityConfig {
@@ -120,7 +113,7 @@ impl Authority {
         // off the async worker's other tasks where the runtime can spare the thread.
         let issue = || {
             self.ca
-                .issue_with_build_claims(&spki, &identity, &build, unix_now())
+                .issue_with_build_claims(&spki, &identity, &build, crate::unix_now())
         };
         match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
             Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(issue),
@@ -188,7 +181,7 @@ async fn timestamp(State(a): State<Arc<Authority>>, headers: HeaderMap, body: By
             "Content-Type must be application/timestamp-query, not {ct:?}"
         )));
     }
-    match a.tsa.respond(&body, unix_now()) {
+    match a.tsa.respond(&body, crate::unix_now()) {
         Ok(reply) => {
             let status = if reply.granted {
                 StatusCode::OK

@@ -16,6 +16,14 @@ mod error;
 
 pub use claims::BUILD_CLAIMS;
 pub use error::{Error, Result};
+
+/// Seconds since the Unix epoch (0 before it, `i64::MAX` past its range).
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
 pub mod ca;
 pub mod claims;
 pub mod ct;

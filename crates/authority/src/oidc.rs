@@ -110,13 +110,6 @@ impl std::fmt::Debug for DevIssuer {
     }
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 impl DevIssuer {
     /// An issuer at `url` (no trailing slash) signing with `key` (ECDSA P-256).
     pub fn new(url: &str, key: PrivateKey) -> Result<Self> {
@@ -208,7 +201,7 @@ impl DevIssuer {
                 "claim {r:?} is set by the issuer, not by the caller"
             )));
         }
-        let now = unix_now();
+        let now = crate::unix_now();
         let mut claims = extra.clone();
         for (k, v) in [
             ("iss", serde_json::Value::from(self.url.as_str())),
@@ -526,7 +519,7 @@ impl OidcVerifier {
     }
 
     fn check_times(&self, c: &Claims) -> Result<()> {
-        let now = unix_now();
+        let now = crate::unix_now();
         let leeway = i64::try_from(self.policy.leeway_secs).unwrap_or(i64::MAX);
         let iat = c
             .iat

@@ -86,13 +86,6 @@ impl Drop for RunningStack {
     }
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 async fn bind(port: u16) -> Result<TcpListener> {
     TcpListener::bind(("127.0.0.1", port))
         .await
@@ -218,7 +211,7 @@ pub async fn start_with(
                 log: port_of(&ls[0])?,
                 witness: port_of(&ls[1])?,
                 authority: port_of(&ls[2])?,
-                created: now(),
+                created: crate::unix_now(),
             };
             let json = serde_json::to_vec_pretty(&p).map_err(|e| Error::Config(e.to_string()))?;
             crate::store::write_atomic(&dir.join("stack.json"), &json, 0o644)?;

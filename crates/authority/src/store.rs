@@ -95,13 +95,6 @@ impl State {
     }
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 fn create_private_dir(dir: &Path) -> Result<()> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
@@ -327,7 +320,7 @@ impl AuthorityDir {
         let mut changed = false;
         for c in [Component::Ca, Component::Ct, Component::Tsa] {
             if state.current(c).is_none() {
-                me.new_generation(&mut state, c, now())?;
+                me.new_generation(&mut state, c, crate::unix_now())?;
                 changed = true;
             }
         }
@@ -440,7 +433,7 @@ impl AuthorityDir {
     /// Rotates `c`: the current generation's window closes now and a new one starts.
     pub fn rotate(&self, c: Component) -> Result<u32> {
         let mut state = self.state()?;
-        let t = now();
+        let t = crate::unix_now();
         if let Some(g) = state.list_mut(c).iter_mut().rev().find(|g| g.end.is_none()) {
             g.end = Some(t);
         }
