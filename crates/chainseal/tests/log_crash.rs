@@ -3,15 +3,16 @@
 //! be in the log at the index it was given, and the new checkpoint must be consistent
 //! with the last checkpoint published before the crash.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use chainseal_crypto::keys::{KeyKind, PrivateKey, sha256};
+use chainseal_crypto::keys::{KeyKind, PrivateKey};
+use chainseal_testkit::process::{Proc, start_listening};
+use chainseal_testkit::rekor::hashed_rekord_request;
 use chainseal_tlog::checkpoint::Checkpoint;
 use chainseal_tlog::keys::Ed25519Verifier;
 use chainseal_tlog::merkle;
@@ -19,40 +20,25 @@ use chainseal_tlog::tile::{self, TileHashSource};
 
 const ORIGIN: &str = "crash.test/log";
 
-/// Starts the server; returns the child and its base URL (read from stderr).
-fn spawn(storage: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chainseal"))
-        .args(["log", "serve", "--storage"])
-        .arg(storage)
-        .args(["--listen", "127.0.0.1:0", "--origin", ORIGIN])
-        .args(["--checkpoint-interval", "50", "--batch-wait", "5"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn chainseal log serve");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(u) = line.strip_prefix("chainseal log: listening on ") {
-            break u.to_owned();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
-}
-
-fn request(key: &PrivateKey, artifact: &[u8]) -> Vec<u8> {
-    let sig = key.sign(artifact).unwrap();
-    serde_json::to_vec(&serde_json::json!({"hashedRekordRequestV002": {
-        "digest": STANDARD.encode(sha256(artifact)),
-        "signature": {"content": STANDARD.encode(sig), "verifier": {
-            "publicKey": {"rawBytes": STANDARD.encode(key.public_key().spki_der())},
-            "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}}}))
-    .unwrap()
+/// Starts the server; returns it and its base URL.
+fn spawn(storage: &Path) -> (Proc, String) {
+    start_listening(
+        env!("CARGO_BIN_EXE_chainseal"),
+        &[
+            "log",
+            "serve",
+            "--storage",
+            storage.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            ORIGIN,
+            "--checkpoint-interval",
+            "50",
+            "--batch-wait",
+            "5",
+        ],
+    )
 }
 
 fn num(v: &serde_json::Value) -> u64 {
@@ -123,7 +109,7 @@ async fn acknowledged_entries_survive_kill_9_and_the_tree_never_forks() {
                 if Instant::now() > deadline {
                     break;
                 }
-                let body = request(&key, format!("writer {w} entry {i}").as_bytes());
+                let body = hashed_rekord_request(&key, format!("writer {w} entry {i}").as_bytes());
                 let r = http
                     .post(format!("{url}/api/v2/log/entries"))
                     .body(body)
@@ -155,8 +141,8 @@ async fn acknowledged_entries_survive_kill_9_and_the_tree_never_forks() {
     while acks.lock().unwrap().len() < 600 && start.elapsed() < Duration::from_secs(15) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    child.0.kill().unwrap(); // SIGKILL
+    child.0.wait().unwrap();
     while writers.join_next().await.is_some() {}
     let acks = std::mem::take(&mut *acks.lock().unwrap());
     assert!(
@@ -224,6 +210,6 @@ async fn acknowledged_entries_survive_kill_9_and_the_tree_never_forks() {
     assert_eq!(r.status().as_u16(), 201);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(num(&v["logIndex"]), a.index);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
 }

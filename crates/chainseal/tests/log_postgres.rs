@@ -7,14 +7,14 @@
 //! `CHAINSEAL_TEST_POSTGRES_URL` or `target/postgres-url` and FAILS if neither is set.
 
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chainseal_crypto::keys::{KeyKind, PrivateKey, sha256};
+use chainseal_testkit::process::{Proc, start_listening};
+use chainseal_testkit::rekor::hashed_rekord_request;
 use chainseal_tlog::checkpoint::Checkpoint;
 use chainseal_tlog::keys::{Ed25519Signer, Ed25519Verifier};
 use chainseal_tlog::merkle;
@@ -55,54 +55,31 @@ async fn fresh_database(url: &str) -> String {
     format!("{base}/{name}")
 }
 
-fn spawn(storage: &Path, key: &Path, pg: &str, objects: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chainseal"))
-        .args(["log", "serve", "--storage"])
-        .arg(storage)
-        .arg("--key")
-        .arg(key)
-        .args([
+/// Starts a front end; its log goes to the test's stderr (shown when a test fails).
+fn spawn(storage: &Path, key: &Path, pg: &str, objects: &Path) -> (Proc, String) {
+    start_listening(
+        env!("CARGO_BIN_EXE_chainseal"),
+        &[
+            "log",
+            "serve",
+            "--storage",
+            storage.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
             "--listen",
             "127.0.0.1:0",
             "--origin",
             ORIGIN,
             "--postgres",
             pg,
-        ])
-        .arg("--object-store")
-        .arg(objects)
-        .args(["--checkpoint-interval", "50", "--batch-wait", "5"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(u) = line.strip_prefix("chainseal log: listening on ") {
-            break u.to_owned();
-        }
-    };
-    // The server's log goes to the test's stderr (shown when a test fails).
-    let who = storage.display().to_string();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            eprintln!("[{who}] {line}");
-        }
-    });
-    (child, url)
-}
-
-fn request(key: &PrivateKey, artifact: &[u8]) -> Vec<u8> {
-    let sig = key.sign(artifact).unwrap();
-    serde_json::to_vec(&serde_json::json!({"hashedRekordRequestV002": {
-        "digest": STANDARD.encode(sha256(artifact)),
-        "signature": {"content": STANDARD.encode(sig), "verifier": {
-            "publicKey": {"rawBytes": STANDARD.encode(key.public_key().spki_der())},
-            "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}}}))
-    .unwrap()
+            "--object-store",
+            objects.to_str().unwrap(),
+            "--checkpoint-interval",
+            "50",
+            "--batch-wait",
+            "5",
+        ],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,7 +108,7 @@ async fn two_front_ends_on_one_postgres_build_one_consistent_log() {
             for i in 0..50u32 {
                 let r = http
                     .post(format!("{url}/api/v2/log/entries"))
-                    .body(request(&key, format!("w{w} e{i}").as_bytes()))
+                    .body(hashed_rekord_request(&key, format!("w{w} e{i}").as_bytes()))
                     .timeout(Duration::from_secs(20))
                     .send()
                     .await
@@ -210,10 +187,10 @@ async fn two_front_ends_on_one_postgres_build_one_consistent_log() {
         forged[0] ^= 1;
         assert_ne!(merkle::tree_hash(cp.size, &src).unwrap(), forged);
     }
-    a.kill().unwrap();
-    b.kill().unwrap();
-    a.wait().unwrap();
-    b.wait().unwrap();
+    a.0.kill().unwrap();
+    b.0.kill().unwrap();
+    a.0.wait().unwrap();
+    b.0.wait().unwrap();
 }
 
 // ---- the integration lease is fenced ----------------------------------------------------

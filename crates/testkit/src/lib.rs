@@ -6,6 +6,7 @@
 pub mod bundle;
 pub mod disk;
 pub mod process;
+pub mod rekor;
 pub mod tessera;
 
 use std::path::Path;

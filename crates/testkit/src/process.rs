@@ -31,6 +31,7 @@ pub fn start_announcing(bin: &str, args: &[&str], markers: &[&str]) -> (Proc, Ve
         .spawn()
         .unwrap_or_else(|e| panic!("spawning {bin} {args:?}: {e}"));
     let stderr = child.stderr.take().expect("piped stderr");
+    let pid = child.id();
     let proc = Proc(child);
     let markers: Vec<String> = markers.iter().map(|m| m.to_string()).collect();
     let (tx, rx) = mpsc::channel();
@@ -38,7 +39,7 @@ pub fn start_announcing(bin: &str, args: &[&str], markers: &[&str]) -> (Proc, Ve
         let mut found = Vec::new();
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             // Shown when a test fails: what the child said is how to tell why.
-            eprintln!("[child] {line}");
+            eprintln!("[child {pid}] {line}");
             if let Some(m) = markers.get(found.len())
                 && let Some(i) = line.find(m.as_str())
             {
