@@ -19,6 +19,8 @@ echo "== cargo fmt --check" >&2
 cargo fmt --all --check
 echo "== cargo clippy --locked --all-targets -D warnings" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== dependencies: one version of each crate, no banned crate (deps.toml)" >&2
+scripts/check-deps.py
 echo "== cargo doc --lib -D warnings" >&2
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --lib --locked
 
