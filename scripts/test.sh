@@ -31,6 +31,8 @@ trap 'scripts/setup-postgres.sh stop >/dev/null 2>&1 || true' EXIT
 
 if command -v cargo-nextest >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast --locked
+    # nextest does not run documentation examples; they are tests too.
+    cargo test --workspace --doc --locked
 else
     cargo test --workspace --no-fail-fast --locked
 fi
