@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use chainseal_testkit::process::start_listening;
+use chainseal_testkit::process::start_log;
 
 const BIN: &str = env!("CARGO_BIN_EXE_chainseal");
 
@@ -41,19 +41,7 @@ fn a_full_disk_refuses_writes_leaves_nothing_and_recovers_without_restart() {
         return;
     };
     let storage = disk.path().join("log");
-    let (mut proc, url) = start_listening(
-        BIN,
-        &[
-            "log",
-            "serve",
-            "--storage",
-            storage.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--origin",
-            "disk.chainseal.test/log",
-        ],
-    );
+    let (mut proc, url) = start_log(BIN, &storage, "disk.chainseal.test/log", &[]);
     // Positive control: writes succeed while there is space.
     assert_eq!(load(&url, 20, 30)["acknowledged"], 20);
     // Fill the disk to the last byte (the filler is removed later), then write.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chainseal_crypto::keys::{KeyKind, PrivateKey};
-use chainseal_testkit::process::{Proc, start_listening};
+use chainseal_testkit::process::{Proc, start_log};
 use chainseal_testkit::rekor::hashed_rekord_request;
 use chainseal_tlog::checkpoint::Checkpoint;
 use chainseal_tlog::keys::Ed25519Verifier;
@@ -22,22 +22,11 @@ const ORIGIN: &str = "crash.test/log";
 
 /// Starts the server; returns it and its base URL.
 fn spawn(storage: &Path) -> (Proc, String) {
-    start_listening(
+    start_log(
         env!("CARGO_BIN_EXE_chainseal"),
-        &[
-            "log",
-            "serve",
-            "--storage",
-            storage.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--origin",
-            ORIGIN,
-            "--checkpoint-interval",
-            "50",
-            "--batch-wait",
-            "5",
-        ],
+        storage,
+        ORIGIN,
+        &["--checkpoint-interval", "50", "--batch-wait", "5"],
     )
 }
 

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use chainseal_testkit::process::{log_load, start_listening};
+use chainseal_testkit::process::{log_load, start_log};
 
 const BIN: &str = env!("CARGO_BIN_EXE_chainseal");
 
@@ -58,19 +58,7 @@ fn parse(text: &str) -> serde_json::Value {
 fn metrics_parse_as_prometheus_text_and_count_what_happened() {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("log");
-    let (_p, url) = start_listening(
-        BIN,
-        &[
-            "log",
-            "serve",
-            "--storage",
-            storage.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--origin",
-            "metrics.chainseal.test/log",
-        ],
-    );
+    let (_p, url) = start_log(BIN, &storage, "metrics.chainseal.test/log", &[]);
     let addr = url
         .trim_start_matches("http://")
         .trim_end_matches('/')

@@ -13,7 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chainseal_crypto::keys::{KeyKind, PrivateKey, sha256};
-use chainseal_testkit::process::{Proc, start_listening};
+use chainseal_testkit::process::{Proc, start_log};
 use chainseal_testkit::rekor::hashed_rekord_request;
 use chainseal_tlog::checkpoint::Checkpoint;
 use chainseal_tlog::keys::{Ed25519Signer, Ed25519Verifier};
@@ -57,19 +57,13 @@ async fn fresh_database(url: &str) -> String {
 
 /// Starts a front end; its log goes to the test's stderr (shown when a test fails).
 fn spawn(storage: &Path, key: &Path, pg: &str, objects: &Path) -> (Proc, String) {
-    start_listening(
+    start_log(
         env!("CARGO_BIN_EXE_chainseal"),
+        storage,
+        ORIGIN,
         &[
-            "log",
-            "serve",
-            "--storage",
-            storage.to_str().unwrap(),
             "--key",
             key.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--origin",
-            ORIGIN,
             "--postgres",
             pg,
             "--object-store",

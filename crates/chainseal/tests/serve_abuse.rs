@@ -362,18 +362,6 @@ fn the_stack_serves_within_the_limits_its_flags_set() {
     );
 }
 
-/// DSSE's pre-authentication encoding (what a DSSE signature signs).
-fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "DSSEv1 {} {payload_type} {} ",
-        payload_type.len(),
-        payload.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(payload);
-    out
-}
-
 /// The costliest Rekor v2 DSSE request the log checks: 8 P-521 verifiers and 8
 /// signatures (the most it accepts), a payload filling the request to its 128 KiB limit
 /// (hashed again for every check), the first 7 signatures made by the last verifier (each
@@ -391,7 +379,7 @@ fn costly_dsse(valid: bool) -> Vec<u8> {
         r#"{{"_type":"https://in-toto.io/Statement/v1","pad":"{}"}}"#,
         "x".repeat(92 * 1024)
     );
-    let pae = pae(payload_type, payload.as_bytes());
+    let pae = chainseal_testkit::dsse_pae(payload_type, payload.as_bytes());
     let signer = &keys[7];
     let mut sigs: Vec<Vec<u8>> = (0..7).map(|_| signer.sign(&pae).unwrap()).collect();
     sigs.push(if valid {

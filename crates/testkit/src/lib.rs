@@ -118,6 +118,19 @@ pub fn openssl_tsa(dir: &Path) -> (TsaSigner, Vec<Certificate>) {
     )
 }
 
+/// DSSE v1 pre-authentication encoding (what a DSSE signature signs), written from the
+/// spec here rather than taken from the code under test.
+pub fn dsse_pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()

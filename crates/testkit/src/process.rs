@@ -62,6 +62,24 @@ pub fn start_listening(bin: &str, args: &[&str]) -> (Proc, String) {
     (p, found.remove(0))
 }
 
+/// Starts `bin log serve` on a free loopback port with `storage` and `origin`, plus
+/// `extra` flags; returns it with its URL.
+pub fn start_log(bin: &str, storage: &Path, origin: &str, extra: &[&str]) -> (Proc, String) {
+    let storage = storage.to_str().expect("a UTF-8 storage path");
+    let mut args = vec![
+        "log",
+        "serve",
+        "--storage",
+        storage,
+        "--listen",
+        "127.0.0.1:0",
+        "--origin",
+        origin,
+    ];
+    args.extend_from_slice(extra);
+    start_listening(bin, &args)
+}
+
 /// Starts `bin stack serve --dir DIR` and waits (bounded) until it has written its trust
 /// files and its log, witness and authority answer requests.
 pub fn start_stack(bin: &str, dir: &Path) -> Proc {

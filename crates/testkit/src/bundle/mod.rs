@@ -667,17 +667,7 @@ pub fn dsse_envelope_json(payload: &[u8], signature: &[u8]) -> Vec<u8> {
     .expect("JSON")
 }
 
-/// DSSE v1 pre-authentication encoding.
-pub fn dsse_pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "DSSEv1 {} {payload_type} {} ",
-        payload_type.len(),
-        payload.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(payload);
-    out
-}
+pub use crate::dsse_pae;
 
 fn san_extension(sans: &[San]) -> x509_cert::ext::Extension {
     let names = sans
