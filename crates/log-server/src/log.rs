@@ -616,9 +616,10 @@ impl<S: Storage> Integrator<S> {
         }
         let points: Vec<u64> = ready.iter().map(|(i, _)| *i).collect();
         let loaded = async {
-            // A tree reset after a failed round (size u64::MAX) is reloaded here too: a
-            // front end that does not get the lease has no other round that reloads it.
-            if self.tree.size() < cp.size || self.tree.size() == u64::MAX {
+            // Proofs are against the published checkpoint, so the tree is made to describe
+            // it whenever it does not: another front end published more, or a failed round
+            // reset it (a front end without the lease has no other round that reloads it).
+            if self.tree.size() != cp.size {
                 self.resync(cp.size).await?;
             }
             self.ensure(&points, cp.size).await
